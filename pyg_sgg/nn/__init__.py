@@ -1,0 +1,2 @@
+"""PyG layers for scene graph generation."""
+__all__ = []
