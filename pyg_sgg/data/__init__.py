@@ -1,4 +1,9 @@
 """Datasets (VG150, COCO masks, SynthVG/SynthCOCO) and the SceneGraph data model."""
 from .scene_graph import SceneGraph, add_candidate_pairs, all_pairs, pair_labels
+from .vg import DatasetFormatError, VGDataset
+from .coco import COCOMaskDataset
+from .loader import InfiniteMixedLoader, build_loader, collate_scene_graphs, mixed_batches
 
 __all__ = ["SceneGraph", "add_candidate_pairs", "all_pairs", "pair_labels"]
+__all__ += ["DatasetFormatError", "VGDataset", "COCOMaskDataset", "InfiniteMixedLoader",
+            "build_loader", "collate_scene_graphs", "mixed_batches"]
