@@ -12,6 +12,18 @@ Every encoder is called as::
   labels sequentially (Motifs) may use them for teacher forcing in training.
 
 and returns a :class:`ContextOutput`.
+
+Encoders that use the union-box features set the class attribute ``uses_edge_attr = True``
+and then also receive ``edge_attr [E, D_e]`` (aligned with ``edge_index``) as a keyword.
+
+Construction (:func:`pyg_sgg.models.scene_graph_model.build_context`): the registered class
+is called as ``cls(in_channels, hidden_channels, num_classes, **options)`` (``num_classes``
+= :math:`C + 1`), where only the options the constructor names are passed:
+``embed_dim``, ``dropout``, ``class_embeddings`` (``[C + 1, embed_dim]`` class-name vectors
+or None), ``edge_channels`` (union-feature width), ``num_obj_layers``, ``num_edge_layers``,
+``order`` / ``obj_order`` (``"leftright"``, ``"confidence"``, ``"size"``),
+``num_iterations``, ``aggr``, ``heads``. The widths of ``node_states`` / ``edge_states``
+are read from one probe forward, so any width works.
 """
 from typing import NamedTuple, Optional
 

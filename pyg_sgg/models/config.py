@@ -1,0 +1,68 @@
+"""Config keys of :class:`~pyg_sgg.models.SceneGraphModel` (``cfg.MODEL.SGG``).
+
+The task (predcls / sgcls / sgdet) is the global ``cfg.SGG.TASK``.
+"""
+
+
+def add_sgg_model_config(cfg):
+    """Add ``cfg.MODEL.SGG`` with commented defaults (in place; returns ``cfg``)."""
+    CN = type(cfg)
+    if "MODEL" not in cfg:
+        cfg.MODEL = CN()
+    _C = cfg.MODEL.SGG = CN()
+    # Context encoder from CONTEXT_REGISTRY: "motifs", "vctree", "imp", "transformer", or
+    # "none" (the frequency-bias baseline: relation logits = frequency bias only).
+    _C.CONTEXT = "motifs"
+    # Width of the context node states.
+    _C.HIDDEN_DIM = 256
+    # Width of the class-name embeddings (Motifs / VCTree / Transformer).
+    _C.EMBED_DIM = 200
+    # Width of the relation head's pair representation (SGB CONTEXT_POOLING_DIM).
+    _C.POOLING_DIM = 512
+    # Dropout in the context encoder and on the pair representation.
+    _C.DROPOUT = 0.1
+    # Add log p(predicate | subject class, object class) from the training statistics.
+    _C.USE_FREQ_BIAS = True
+    # SGCls / SGDet: look the bias up with the predicted class distributions (expectation)
+    # instead of the predicted labels (SGB uses the labels).
+    _C.FREQ_BIAS_SOFT = False
+    # Multiply the pair representation by the union-box features (edge_attr).
+    _C.USE_UNION_FEATURES = True
+    # Add an MLP of the box-pair geometry to the pair representation.
+    _C.USE_PAIR_GEOMETRY = True
+    # Object classes / predicates INCLUDING background (VG150: 151 / 51); 0 = from the
+    # statistics' fg_matrix shape.
+    _C.NUM_OBJ_CLASSES = 0
+    _C.NUM_PREDICATES = 0
+    # RoI / union feature widths (batch.x, batch.edge_attr); 0 = given by the caller of
+    # SceneGraphModel.from_config (the detector's feature_dim / pair_feature_dim).
+    _C.FEATURE_DIM = 0
+    _C.PAIR_FEATURE_DIM = 0
+    # Training pairs sampled per image (<= 0: all pairs) and the cap on the positive share.
+    _C.PAIRS_PER_IMAGE = 256
+    _C.POSITIVE_FRACTION = 0.25
+    # SGDet at test: score only pairs whose boxes overlap (SGB REQUIRE_BOX_OVERLAP).
+    _C.REQUIRE_OVERLAP = True
+    # SGDet training: IoU for matching detections to ground-truth boxes.
+    _C.SGDET_IOU_THRESHOLD = 0.5
+    # Class-name embeddings: "auto" (GLOVE_FILE if set, else the `language` extra, else
+    # random), "glove", "minilm" or "random".
+    _C.WORD_EMBEDDINGS = "auto"
+    # GloVe text file (e.g. glove.6B.200d.txt); "" = none.
+    _C.GLOVE_FILE = ""
+    # Context encoder layers: object context and edge context (Motifs LSTM / VCTree
+    # TreeLSTM / Transformer layers).
+    _C.OBJ_LAYERS = 1
+    _C.EDGE_LAYERS = 1
+    # Motifs object order: "leftright", "confidence", "size" (or "random").
+    _C.OBJ_ORDER = "leftright"
+    # IMP: message-passing rounds and the aggregation ("mean" or "sum" as Xu et al.).
+    _C.IMP = CN()
+    _C.IMP.NUM_ITER = 3
+    _C.IMP.AGGR = "mean"
+    # Transformer: layers (override OBJ_LAYERS / EDGE_LAYERS; SGB: 4 / 2) and heads.
+    _C.TRANSFORMER = CN()
+    _C.TRANSFORMER.OBJ_LAYERS = 4
+    _C.TRANSFORMER.EDGE_LAYERS = 2
+    _C.TRANSFORMER.NUM_HEADS = 8
+    return cfg

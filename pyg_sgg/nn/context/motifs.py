@@ -1,0 +1,258 @@
+"""Motifs context encoder (object and edge context BiLSTMs over ordered objects)."""
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch_geometric.typing import OptTensor
+from torch_geometric.utils import to_dense_batch
+
+from .base import CONTEXT_REGISTRY, ContextOutput
+
+ORDERS = ("leftright", "confidence", "size", "random")
+ONEHOT_FILL = 1000.0  # PredCls logits: +1000 at the label, -1000 elsewhere (SGB to_onehot)
+
+
+def check_context_inputs(file: str, x: Tensor, pos: Tensor, obj_dist: Tensor,
+                         in_channels: int, num_classes: int, obj_labels: OptTensor = None):
+    """One-line errors naming ``file`` and the field for malformed encoder inputs."""
+    n = x.size(0)
+    if x.dim() != 2 or x.size(1) != in_channels:
+        raise ValueError(f"{file}: x has shape {tuple(x.shape)}, expected (N, {in_channels})")
+    if pos.dim() != 2 or tuple(pos.shape) != (n, 9):
+        raise ValueError(f"{file}: pos has shape {tuple(pos.shape)}, expected ({n}, 9)")
+    if obj_dist.dim() != 2 or tuple(obj_dist.shape) != (n, num_classes):
+        raise ValueError(f"{file}: obj_dist has shape {tuple(obj_dist.shape)}, expected "
+                         f"({n}, {num_classes})")
+    if obj_labels is not None:
+        if obj_labels.shape != (n,):
+            raise ValueError(f"{file}: obj_labels has shape {tuple(obj_labels.shape)}, "
+                             f"expected ({n},)")
+        if n > 0 and (int(obj_labels.min()) < 0 or int(obj_labels.max()) >= num_classes):
+            raise ValueError(f"{file}: obj_labels must lie in [0, {num_classes - 1}]")
+
+
+def is_predcls(obj_dist: Tensor, obj_labels: OptTensor) -> bool:
+    """PredCls iff labels are given and ``obj_dist`` is exactly their one-hot (a detector
+    softmax never underflows to an exact one-hot in practice)."""
+    if obj_labels is None:
+        return False
+    onehot = F.one_hot(obj_labels.long(), obj_dist.size(1)).to(obj_dist.dtype)
+    return torch.equal(obj_dist, onehot)
+
+
+def order_nodes(order: str, pos: Tensor, obj_dist: Tensor, batch: Tensor) -> Tensor:
+    """Permutation that groups nodes by graph and sorts each graph's nodes by ``order``:
+    ``"leftright"`` (box centre x ascending), ``"confidence"`` (max foreground probability
+    descending), ``"size"`` (box area descending) or ``"random"``. Ties keep input order."""
+    if order == "leftright":
+        key = pos[:, 2]
+    elif order == "confidence":
+        key = -obj_dist[:, 1:].max(dim=-1).values
+    elif order == "size":
+        key = -pos[:, 8]
+    else:
+        key = torch.rand(pos.size(0), device=pos.device)
+    perm = torch.argsort(key, stable=True)
+    return perm[torch.argsort(batch[perm], stable=True)]
+
+
+def run_lstm(lstm: torch.nn.LSTM, dense: Tensor, lengths: Tensor) -> Tensor:
+    """Run ``lstm`` (``batch_first``) on padded sequences ``[B, T, F]`` of ``lengths [B]``;
+    padded steps are skipped (empty sequences give zeros)."""
+    packed = pack_padded_sequence(dense, lengths.clamp(min=1).cpu(), batch_first=True,
+                                  enforce_sorted=False)
+    out, _ = lstm(packed)
+    out, _ = pad_packed_sequence(out, batch_first=True, total_length=dense.size(1))
+    return out
+
+
+@CONTEXT_REGISTRY.register("motifs")
+class MotifsContext(torch.nn.Module):
+    r"""Object and edge context of `"Neural Motifs: Scene Graph Parsing with Global
+    Context" <https://arxiv.org/abs/1711.06640>`_ (Zellers et al., CVPR 2018), as in SGB.
+
+    The objects of each image are sorted (left to right by box centre by default) and
+    encoded by bidirectional LSTMs:
+
+    .. math::
+        \mathbf{o}_i &= \mathbf{W}_o\,\mathrm{BiLSTM}_{obj}\big([\mathbf{x}_i \|
+        \mathbf{p}_i^\top \mathbf{E}_1 \| \mathrm{MLP}(\mathbf{b}_i)]\big)_i
+
+        \mathbf{z}_t &= \mathbf{W}_c\,\mathrm{LSTM}_{dec}\big([\mathbf{x}_t \|
+        \mathbf{p}_t^\top \mathbf{E}_1 \| \mathrm{MLP}(\mathbf{b}_t) \| \mathbf{o}_t \|
+        \mathbf{E}_3[\hat{c}_{t-1}]]\big)_t, \qquad
+        \hat{c}_t = 1 + \arg\max_{c \geq 1} z_{t,c}
+
+        \mathbf{h}_i &= \mathbf{W}_e\,\mathrm{BiLSTM}_{edge}\big([\mathbf{E}_2[\hat{c}_i]
+        \| \mathbf{o}_i \| \mathbf{x}_i]\big)_i
+
+    with :math:`\mathbf{p}_i` the object class distribution and :math:`\mathbf{b}_i` the
+    box geometry. Object labels :math:`\hat{c}`:
+
+    * **PredCls** (``obj_labels`` given and ``obj_dist`` exactly their one-hot): the GT
+      labels; no decoding; ``obj_logits`` are :math:`\pm 1000` one-hot logits.
+    * **SGCls / SGDet, training with** ``obj_labels``: teacher forcing (the previous GT
+      label feeds the decoder, which then runs as one LSTM call); :math:`\hat{c}` = GT.
+    * **otherwise** (test): greedy decoding, one step per position, batched over images.
+
+    Sequences per image come from :func:`~torch_geometric.utils.to_dense_batch` and
+    packed LSTMs, so images never interact. Unlike SGB, no per-class NMS is applied to the
+    decoded SGDet labels.
+
+    Args:
+        in_channels (int): RoI feature size :math:`D`.
+        hidden_channels (int): LSTM and output width :math:`H`.
+        num_classes (int): object classes including background, :math:`C + 1`.
+        embed_dim (int): class embedding size. (default: ``200``)
+        order (str): ``"leftright"``, ``"confidence"``, ``"size"`` or ``"random"``.
+            (default: ``"leftright"``)
+        dropout (float): dropout on the LSTM inputs and between stacked layers.
+            (default: ``0.2``)
+        num_obj_layers (int): object-context BiLSTM layers. (default: ``1``)
+        num_edge_layers (int): edge-context BiLSTM layers. (default: ``1``)
+        pos_channels (int): width of the box-geometry MLP. (default: ``128``)
+        class_embeddings (Tensor, optional): ``[C + 1, embed_dim]`` initial class
+            embeddings (e.g. :func:`~pyg_sgg.nn.word_embeddings.class_name_embeddings`);
+            random if :obj:`None`. (default: :obj:`None`)
+
+    Shapes:
+        - **input:** node features :math:`(N, D)`, ``pos`` :math:`(N, 9)`, ``obj_dist``
+          :math:`(N, C + 1)`, edge indices :math:`(2, E)` (unused), batch vector
+          :math:`(N)` (sorted), ``obj_labels`` :math:`(N)` (optional)
+        - **output:** :class:`ContextOutput` with node states :math:`(N, H)`, object logits
+          :math:`(N, C + 1)`, edge states :obj:`None`
+    """
+    uses_edge_attr = False
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_classes: int,
+                 embed_dim: int = 200, order: str = "leftright", dropout: float = 0.2,
+                 num_obj_layers: int = 1, num_edge_layers: int = 1, pos_channels: int = 128,
+                 class_embeddings: Optional[Tensor] = None):
+        super().__init__()
+        file = "pyg_sgg/nn/context/motifs.py"
+        if order not in ORDERS:
+            raise ValueError(f"{file}: order must be one of {ORDERS}, got {order!r}")
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.num_classes = num_classes
+        self.embed_dim = embed_dim
+        self.order = order
+        self.dropout = dropout
+        self.num_obj_layers = num_obj_layers
+        self.num_edge_layers = num_edge_layers
+        self.pos_channels = pos_channels
+        if class_embeddings is not None:
+            class_embeddings = torch.as_tensor(class_embeddings, dtype=torch.float32)
+            if tuple(class_embeddings.shape) != (num_classes, embed_dim):
+                raise ValueError(f"{file}: class_embeddings has shape "
+                                 f"{tuple(class_embeddings.shape)}, expected "
+                                 f"{(num_classes, embed_dim)}")
+            self.register_buffer("class_embeddings", class_embeddings, persistent=False)
+        else:
+            self.class_embeddings = None
+
+        H = hidden_channels
+        obj_in = in_channels + embed_dim + pos_channels
+        self.obj_embed = torch.nn.Embedding(num_classes, embed_dim)
+        self.dec_embed = torch.nn.Embedding(num_classes, embed_dim)
+        self.edge_embed = torch.nn.Embedding(num_classes, embed_dim)
+        self.pos_mlp = torch.nn.Sequential(torch.nn.Linear(9, 32), torch.nn.ReLU(),
+                                           torch.nn.Linear(32, pos_channels), torch.nn.ReLU())
+        lstm_drop = dropout if num_obj_layers > 1 else 0.0
+        self.obj_rnn = torch.nn.LSTM(obj_in, H, num_layers=num_obj_layers, batch_first=True,
+                                     bidirectional=True, dropout=lstm_drop)
+        self.obj_lin = torch.nn.Linear(2 * H, H)
+        self.dec_rnn = torch.nn.LSTM(obj_in + H + embed_dim, H, batch_first=True)
+        self.dec_out = torch.nn.Linear(H, num_classes)
+        edge_drop = dropout if num_edge_layers > 1 else 0.0
+        self.edge_rnn = torch.nn.LSTM(embed_dim + H + in_channels, H,
+                                      num_layers=num_edge_layers, batch_first=True,
+                                      bidirectional=True, dropout=edge_drop)
+        self.edge_lin = torch.nn.Linear(2 * H, H)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        for emb in (self.obj_embed, self.dec_embed, self.edge_embed):
+            if self.class_embeddings is None:
+                emb.reset_parameters()
+            else:
+                with torch.no_grad():
+                    emb.weight.copy_(self.class_embeddings)
+        for module in (self.pos_mlp[0], self.pos_mlp[2], self.obj_rnn, self.obj_lin,
+                       self.dec_rnn, self.dec_out, self.edge_rnn, self.edge_lin):
+            module.reset_parameters()
+
+    def _decode(self, dec_in: Tensor, labels: OptTensor) -> Tuple[Tensor, Tensor]:
+        """Dense decoder ``[B, T, F] -> (logits [B, T, C + 1], labels [B, T])``; teacher
+        forcing when dense ``labels`` are given, else greedy."""
+        B, T = dec_in.shape[:2]
+        start = dec_in.new_zeros(B, 1, dtype=torch.long)  # background = start token
+        if labels is not None:
+            prev = torch.cat([start, labels[:, :-1]], dim=1)
+            out, _ = self.dec_rnn(torch.cat([dec_in, self.dec_embed(prev)], dim=-1))
+            return self.dec_out(out), labels
+        state, prev = None, start[:, 0]
+        logits, preds = [], []
+        for t in range(T):
+            step = torch.cat([dec_in[:, t], self.dec_embed(prev)], dim=-1)
+            out, state = self.dec_rnn(step.unsqueeze(1), state)
+            logit = self.dec_out(out[:, 0])
+            prev = logit[:, 1:].argmax(dim=-1) + 1
+            logits.append(logit)
+            preds.append(prev)
+        return torch.stack(logits, dim=1), torch.stack(preds, dim=1)
+
+    def forward(self, x: Tensor, pos: Tensor, obj_dist: Tensor,
+                edge_index: OptTensor = None, batch: OptTensor = None,
+                obj_labels: OptTensor = None, edge_attr: OptTensor = None) -> ContextOutput:
+        check_context_inputs("pyg_sgg/nn/context/motifs.py", x, pos, obj_dist,
+                             self.in_channels, self.num_classes, obj_labels)
+        num_nodes = x.size(0)
+        if num_nodes == 0:
+            return ContextOutput(x.new_zeros(0, self.hidden_channels),
+                                 x.new_zeros(0, self.num_classes))
+        if batch is None:
+            batch = x.new_zeros(num_nodes, dtype=torch.long)
+        batch_size = int(batch.max()) + 1
+        obj_dist = obj_dist.to(x.dtype)
+        predcls = is_predcls(obj_dist, obj_labels)
+
+        perm = order_nodes(self.order, pos, obj_dist, batch)
+        batch_p = batch[perm]
+
+        def dense(t: Tensor, fill=0.0) -> Tensor:
+            return to_dense_batch(t[perm], batch_p, fill_value=fill,
+                                  batch_size=batch_size)[0]
+
+        obj_in = torch.cat([x, obj_dist @ self.obj_embed.weight, self.pos_mlp(pos)], dim=-1)
+        obj_in = dense(obj_in)
+        mask = to_dense_batch(perm, batch_p, batch_size=batch_size)[1]
+        lengths = mask.sum(dim=1)
+        obj_ctx = run_lstm(self.obj_rnn, F.dropout(obj_in, self.dropout, self.training),
+                           lengths)
+        obj_ctx = self.obj_lin(obj_ctx)  # [B, T, H]
+
+        inv = torch.empty_like(perm)
+        inv[perm] = torch.arange(num_nodes, device=perm.device)
+        if predcls:
+            labels = dense(obj_labels.long(), 0)
+            obj_logits = obj_dist * (2 * ONEHOT_FILL) - ONEHOT_FILL
+        else:
+            forced = dense(obj_labels.long(), 0) if (
+                self.training and obj_labels is not None) else None
+            dec_in = F.dropout(torch.cat([obj_in, obj_ctx], dim=-1), self.dropout,
+                               self.training)
+            logits, labels = self._decode(dec_in, forced)
+            obj_logits = logits[mask][inv]
+
+        edge_in = torch.cat([self.edge_embed(labels), obj_ctx, dense(x)], dim=-1)
+        edge_ctx = run_lstm(self.edge_rnn, F.dropout(edge_in, self.dropout, self.training),
+                            lengths)
+        node_states = self.edge_lin(edge_ctx)[mask][inv]
+        return ContextOutput(node_states, obj_logits, None)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
+                f"num_classes={self.num_classes}, order='{self.order}')")

@@ -1,0 +1,149 @@
+"""Transformer context encoder (self-attention among the objects of each image)."""
+from typing import Optional
+
+import torch
+from torch import Tensor
+from torch_geometric.typing import OptTensor
+from torch_geometric.utils import to_dense_batch
+
+from .base import CONTEXT_REGISTRY, ContextOutput
+
+
+@CONTEXT_REGISTRY.register("transformer")
+class TransformerContext(torch.nn.Module):
+    r"""Object and edge context by self-attention within each image, as the Transformer
+    predictor of `"Unbiased Scene Graph Generation from Biased Training"
+    <https://arxiv.org/abs/2002.11949>`_ (Tang et al., 2020; SGB).
+
+    .. math::
+        \mathbf{h}^{0}_i &= \mathbf{W}_o [\mathbf{x}_i \| \mathbf{p}_i^\top \mathbf{E}_1
+        \| \mathrm{MLP}(\mathbf{b}_i)], \qquad \mathbf{H} = \mathrm{Enc}_{obj}
+        (\mathbf{H}^0), \qquad \mathbf{z}_i = \mathbf{W}_c \mathbf{h}_i
+
+        \mathbf{g}^{0}_i &= \mathbf{W}_e [\mathbf{E}_2[\hat{c}_i] \| \mathbf{x}_i \|
+        \mathbf{h}_i], \qquad \mathbf{G} = \mathrm{Enc}_{edge}(\mathbf{G}^0)
+
+    where :math:`\mathrm{Enc}` are stacks of Transformer encoder layers applied per image
+    (dense batch with a key padding mask, so attention never crosses images),
+    :math:`\mathbf{p}_i` the object class distribution, :math:`\mathbf{b}_i` the box
+    geometry and :math:`\hat{c}_i` the GT label when given, else :math:`\arg\max
+    \mathbf{z}_i`. No positional encoding: the layer is equivariant to node order.
+
+    Args:
+        in_channels (int): RoI feature size :math:`D`.
+        hidden_channels (int): model width :math:`H`.
+        num_classes (int): object classes including background, :math:`C + 1`.
+        embed_dim (int): class embedding size. (default: ``200``)
+        num_obj_layers (int): object-context layers. (default: ``4``)
+        num_edge_layers (int): edge-context layers. (default: ``2``)
+        heads (int): attention heads. (default: ``8``)
+        dropout (float): dropout in the encoder layers. (default: ``0.1``)
+        class_embeddings (Tensor, optional): ``[C + 1, embed_dim]`` initial class
+            embeddings (e.g. :func:`~pyg_sgg.nn.word_embeddings.class_name_embeddings`).
+            (default: :obj:`None`)
+
+    Shapes:
+        - **input:** node features :math:`(N, D)`, ``pos`` :math:`(N, 9)`, ``obj_dist``
+          :math:`(N, C + 1)`, edge indices :math:`(2, E)` (unused), batch vector
+          :math:`(N)`, ``obj_labels`` :math:`(N)` (optional)
+        - **output:** :class:`ContextOutput` with node states :math:`(N, H)`, object logits
+          :math:`(N, C + 1)`, edge states :obj:`None`
+    """
+    uses_edge_attr = False
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_classes: int,
+                 embed_dim: int = 200, num_obj_layers: int = 4, num_edge_layers: int = 2,
+                 heads: int = 8, dropout: float = 0.1,
+                 class_embeddings: Optional[Tensor] = None):
+        super().__init__()
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.num_classes = num_classes
+        self.embed_dim = embed_dim
+        self.num_obj_layers = num_obj_layers
+        self.num_edge_layers = num_edge_layers
+        self.heads = heads
+        self.dropout = dropout
+        if class_embeddings is not None:
+            class_embeddings = torch.as_tensor(class_embeddings, dtype=torch.float32)
+            if tuple(class_embeddings.shape) != (num_classes, embed_dim):
+                raise ValueError(f"pyg_sgg/nn/context/transformer.py: class_embeddings has "
+                                 f"shape {tuple(class_embeddings.shape)}, expected "
+                                 f"{(num_classes, embed_dim)}")
+            self.register_buffer("class_embeddings", class_embeddings, persistent=False)
+        else:
+            self.class_embeddings = None
+
+        self.obj_embed = torch.nn.Embedding(num_classes, embed_dim)
+        self.edge_embed = torch.nn.Embedding(num_classes, embed_dim)
+        self.pos_mlp = torch.nn.Sequential(torch.nn.Linear(9, 32), torch.nn.ReLU(),
+                                           torch.nn.Linear(32, 128), torch.nn.ReLU())
+        self.obj_lin = torch.nn.Linear(in_channels + embed_dim + 128, hidden_channels)
+        self.edge_lin = torch.nn.Linear(in_channels + embed_dim + hidden_channels,
+                                        hidden_channels)
+
+        def layer():
+            return torch.nn.TransformerEncoderLayer(
+                hidden_channels, heads, dim_feedforward=2 * hidden_channels,
+                dropout=dropout, batch_first=True)
+
+        self.obj_layers = torch.nn.ModuleList(layer() for _ in range(num_obj_layers))
+        self.edge_layers = torch.nn.ModuleList(layer() for _ in range(num_edge_layers))
+        self.obj_out = torch.nn.Linear(hidden_channels, num_classes)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        for emb in (self.obj_embed, self.edge_embed):
+            if self.class_embeddings is None:
+                emb.reset_parameters()
+            else:
+                with torch.no_grad():
+                    emb.weight.copy_(self.class_embeddings)
+        for module in [self.obj_lin, self.edge_lin, self.obj_out, self.pos_mlp[0],
+                       self.pos_mlp[2]]:
+            module.reset_parameters()
+        for layer in list(self.obj_layers) + list(self.edge_layers):
+            layer.self_attn._reset_parameters()
+            for lin in (layer.linear1, layer.linear2):
+                lin.reset_parameters()
+            for norm in (layer.norm1, layer.norm2):
+                norm.reset_parameters()
+
+    @staticmethod
+    def _encode(h: Tensor, batch: Tensor, layers: torch.nn.ModuleList,
+                batch_size: int) -> Tensor:
+        dense, mask = to_dense_batch(h, batch, batch_size=batch_size)
+        # keep slot 0 attendable so that rows of empty graphs never softmax over nothing
+        mask[:, 0] = True
+        for layer in layers:
+            dense = layer(dense, src_key_padding_mask=~mask)
+        mask, _ = to_dense_batch(torch.ones_like(batch, dtype=torch.bool), batch,
+                                 batch_size=batch_size)
+        return dense[mask]
+
+    def forward(self, x: Tensor, pos: Tensor, obj_dist: Tensor,
+                edge_index: OptTensor = None, batch: OptTensor = None,
+                obj_labels: OptTensor = None, edge_attr: OptTensor = None) -> ContextOutput:
+        if batch is None:
+            batch = x.new_zeros(x.size(0), dtype=torch.long)
+        num_nodes = x.size(0)
+        if num_nodes == 0:
+            return ContextOutput(x.new_zeros(0, self.hidden_channels),
+                                 x.new_zeros(0, self.num_classes))
+        batch_size = int(batch.max()) + 1
+
+        obj_embed = obj_dist @ self.obj_embed.weight
+        h = self.obj_lin(torch.cat([x, obj_embed, self.pos_mlp(pos)], dim=-1))
+        h = self._encode(h, batch, self.obj_layers, batch_size)
+        obj_logits = self.obj_out(h)
+
+        if obj_labels is None:
+            obj_labels = obj_logits[:, 1:].argmax(dim=-1) + 1
+        g = self.edge_lin(torch.cat([self.edge_embed(obj_labels), x, h], dim=-1))
+        g = self._encode(g, batch, self.edge_layers, batch_size)
+        return ContextOutput(g, obj_logits, None)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
+                f"num_classes={self.num_classes}, num_obj_layers={self.num_obj_layers}, "
+                f"num_edge_layers={self.num_edge_layers}, heads={self.heads})")

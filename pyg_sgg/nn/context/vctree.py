@@ -1,0 +1,224 @@
+"""VCTree context encoder (dynamic tree: pair scores -> spanning tree -> Tree-LSTMs)."""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.typing import OptTensor
+from torch_geometric.utils import to_dense_batch
+
+from .base import CONTEXT_REGISTRY, ContextOutput
+from .motifs import ONEHOT_FILL, check_context_inputs, is_predcls
+from .spanning_tree import binary_tree, maximum_spanning_tree
+from .tree_lstm import BiTreeLSTM
+
+FILE = "pyg_sgg/nn/context/vctree.py"
+
+
+def _pair_geometry(pos: Tensor) -> Tensor:
+    """Symmetric pair features ``[B, T, T, 3]`` (``|dcx|``, ``|dcy|``, IoU) from dense
+    box geometry ``[B, T, 9]``."""
+    cx, cy = pos[..., 2], pos[..., 3]
+    x1, y1, x2, y2 = pos[..., 4], pos[..., 5], pos[..., 6], pos[..., 7]
+    iw = (torch.minimum(x2[:, :, None], x2[:, None]) -
+          torch.maximum(x1[:, :, None], x1[:, None])).clamp(min=0)
+    ih = (torch.minimum(y2[:, :, None], y2[:, None]) -
+          torch.maximum(y1[:, :, None], y1[:, None])).clamp(min=0)
+    area = (x2 - x1).clamp(min=0) * (y2 - y1).clamp(min=0)
+    inter = iw * ih
+    iou = inter / (area[:, :, None] + area[:, None] - inter).clamp(min=1e-9)
+    return torch.stack([(cx[:, :, None] - cx[:, None]).abs(),
+                        (cy[:, :, None] - cy[:, None]).abs(), iou], dim=-1)
+
+
+@CONTEXT_REGISTRY.register("vctree")
+class VCTreeContext(torch.nn.Module):
+    r"""Dynamic tree context of `"Learning to Compose Dynamic Tree Structures for Visual
+    Contexts" <https://arxiv.org/abs/1812.01880>`_ (Tang et al., CVPR 2019), as in SGB.
+
+    Per image, a symmetric pair score
+    :math:`s_{ij} = \mathrm{MLP}([\mathbf{u}_i \odot \mathbf{u}_j \| \mathbf{g}_{ij}])`
+    (:math:`\mathbf{u}_i` from the detached object inputs, :math:`\mathbf{g}_{ij}` = centre
+    distances and IoU) gives a maximum spanning tree (batched Prim, root = node of largest
+    summed :math:`\sigma(s_{ij})`), turned into a binary tree (left child = first child,
+    right child = next sibling). Two bidirectional Tree-LSTMs
+    (:class:`~pyg_sgg.nn.context.tree_lstm.BiTreeLSTM`) then give
+
+    .. math::
+        \mathbf{o}_i &= \mathbf{W}_o\,\mathrm{BiTreeLSTM}_{obj}\big([\mathbf{x}_i \|
+        \mathbf{p}_i^\top \mathbf{E}_1 \| \mathrm{MLP}(\mathbf{b}_i)]\big)_i, \qquad
+        \mathbf{z}_i = \mathbf{W}_c\,\mathbf{o}_i
+
+        \mathbf{h}_i &= \mathbf{W}_e\,\mathrm{BiTreeLSTM}_{edge}\big([\mathbf{E}_2
+        [\hat{c}_i] \| \mathbf{o}_i \| \mathbf{x}_i]\big)_i
+
+    with :math:`\hat{c}_i` the GT label (PredCls, or SGCls/SGDet training with
+    ``obj_labels``), else :math:`1 + \arg\max_{c \geq 1} z_{i,c}`. In PredCls
+    (``obj_labels`` given and ``obj_dist`` exactly their one-hot) ``obj_logits`` are
+    :math:`\pm 1000` one-hot logits.
+
+    The tree is discrete, so the score network learns only from the auxiliary loss
+    (VCTree's supervised option): after a forward, :meth:`aux_loss` with the related pairs
+    returns the binary cross-entropy of all :math:`s_{ij}` (:math:`i \neq j`, same image)
+    against "a GT relation links :math:`i` and :math:`j` (either direction)".
+
+    Args:
+        in_channels (int): RoI feature size :math:`D`.
+        hidden_channels (int): Tree-LSTM and output width :math:`H`.
+        num_classes (int): object classes including background, :math:`C + 1`.
+        embed_dim (int): class embedding size. (default: ``200``)
+        dropout (float): dropout on the Tree-LSTM inputs. (default: ``0.2``)
+        pos_channels (int): width of the box-geometry MLP. (default: ``128``)
+        score_channels (int): width of the pair-score network. (default: ``128``)
+        class_embeddings (Tensor, optional): ``[C + 1, embed_dim]`` initial class
+            embeddings; random if :obj:`None`. (default: :obj:`None`)
+
+    Shapes:
+        - **input:** node features :math:`(N, D)`, ``pos`` :math:`(N, 9)`, ``obj_dist``
+          :math:`(N, C + 1)`, edge indices :math:`(2, E)` (unused), batch vector
+          :math:`(N)` (sorted), ``obj_labels`` :math:`(N)` (optional)
+        - **output:** :class:`ContextOutput` with node states :math:`(N, H)`, object logits
+          :math:`(N, C + 1)`, edge states :obj:`None`
+    """
+    uses_edge_attr = False
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_classes: int,
+                 embed_dim: int = 200, dropout: float = 0.2, pos_channels: int = 128,
+                 score_channels: int = 128, class_embeddings: Optional[Tensor] = None):
+        super().__init__()
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.num_classes = num_classes
+        self.embed_dim = embed_dim
+        self.dropout = dropout
+        self.pos_channels = pos_channels
+        self.score_channels = score_channels
+        if class_embeddings is not None:
+            class_embeddings = torch.as_tensor(class_embeddings, dtype=torch.float32)
+            if tuple(class_embeddings.shape) != (num_classes, embed_dim):
+                raise ValueError(f"{FILE}: class_embeddings has shape "
+                                 f"{tuple(class_embeddings.shape)}, expected "
+                                 f"{(num_classes, embed_dim)}")
+            self.register_buffer("class_embeddings", class_embeddings, persistent=False)
+        else:
+            self.class_embeddings = None
+
+        H = hidden_channels
+        obj_in = in_channels + embed_dim + pos_channels
+        self.obj_embed = torch.nn.Embedding(num_classes, embed_dim)
+        self.edge_embed = torch.nn.Embedding(num_classes, embed_dim)
+        self.pos_mlp = torch.nn.Sequential(torch.nn.Linear(9, 32), torch.nn.ReLU(),
+                                           torch.nn.Linear(32, pos_channels), torch.nn.ReLU())
+        self.score_lin = torch.nn.Linear(obj_in, score_channels)
+        self.score_out = torch.nn.Sequential(
+            torch.nn.Linear(score_channels + 3, score_channels), torch.nn.ReLU(),
+            torch.nn.Linear(score_channels, 1))
+        self.obj_tree = BiTreeLSTM(obj_in, H)
+        self.obj_lin = torch.nn.Linear(2 * H, H)
+        self.obj_out = torch.nn.Linear(H, num_classes)
+        self.edge_tree = BiTreeLSTM(embed_dim + H + in_channels, H)
+        self.edge_lin = torch.nn.Linear(2 * H, H)
+        self._last = None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        for emb in (self.obj_embed, self.edge_embed):
+            if self.class_embeddings is None:
+                emb.reset_parameters()
+            else:
+                with torch.no_grad():
+                    emb.weight.copy_(self.class_embeddings)
+        for module in (self.pos_mlp[0], self.pos_mlp[2], self.score_lin, self.score_out[0],
+                       self.score_out[2], self.obj_tree, self.obj_lin, self.obj_out,
+                       self.edge_tree, self.edge_lin):
+            module.reset_parameters()
+        self._last = None
+
+    def forward(self, x: Tensor, pos: Tensor, obj_dist: Tensor,
+                edge_index: OptTensor = None, batch: OptTensor = None,
+                obj_labels: OptTensor = None, edge_attr: OptTensor = None) -> ContextOutput:
+        check_context_inputs(FILE, x, pos, obj_dist, self.in_channels, self.num_classes,
+                             obj_labels)
+        num_nodes = x.size(0)
+        if batch is None:
+            batch = x.new_zeros(num_nodes, dtype=torch.long)
+        if num_nodes == 0:
+            self._last = (x.new_zeros(0, 0, 0), torch.zeros(0, 0, dtype=torch.bool,
+                                                            device=x.device), batch, batch)
+            return ContextOutput(x.new_zeros(0, self.hidden_channels),
+                                 x.new_zeros(0, self.num_classes))
+        if batch.shape != (num_nodes,) or bool((batch[1:] < batch[:-1]).any()):
+            raise ValueError(f"{FILE}: batch must be a sorted vector of shape ({num_nodes},)")
+        batch_size = int(batch.max()) + 1
+        obj_dist = obj_dist.to(x.dtype)
+        predcls = is_predcls(obj_dist, obj_labels)
+
+        obj_in = torch.cat([x, obj_dist @ self.obj_embed.weight, self.pos_mlp(pos)], dim=-1)
+
+        # pair scores -> maximum spanning tree -> binary tree
+        u, mask = to_dense_batch(torch.relu(self.score_lin(obj_in.detach())), batch,
+                                 batch_size=batch_size)
+        geo = _pair_geometry(to_dense_batch(pos, batch, batch_size=batch_size)[0])
+        pair_logits = self.score_out(torch.cat([u[:, :, None] * u[:, None], geo],
+                                               dim=-1)).squeeze(-1)  # [B, T, T]
+        counts = mask.sum(dim=1)
+        ptr = torch.cat([counts.new_zeros(1), counts.cumsum(0)[:-1]])
+        self._last = (pair_logits, mask, batch, ptr)
+        parent, step, _ = maximum_spanning_tree(torch.sigmoid(pair_logits.detach()), mask)
+        parent = torch.where(parent >= 0, parent + ptr[:, None], parent)[mask]
+        left, right = binary_tree(parent, step[mask])
+
+        obj_ctx = self.obj_tree(F.dropout(obj_in, self.dropout, self.training), left, right)
+        obj_ctx = self.obj_lin(obj_ctx)
+        if predcls:
+            obj_logits = obj_dist * (2 * ONEHOT_FILL) - ONEHOT_FILL
+            labels = obj_labels.long()
+        else:
+            obj_logits = self.obj_out(obj_ctx)
+            if self.training and obj_labels is not None:
+                labels = obj_labels.long()
+            else:
+                labels = obj_logits[:, 1:].argmax(dim=-1) + 1
+
+        edge_in = torch.cat([self.edge_embed(labels), obj_ctx, x], dim=-1)
+        edge_ctx = self.edge_tree(F.dropout(edge_in, self.dropout, self.training), left,
+                                  right)
+        return ContextOutput(self.edge_lin(edge_ctx), obj_logits, None)
+
+    def aux_loss(self, rel_index: Tensor) -> Tensor:
+        r"""Binary cross-entropy of the last forward's pair scores (all ordered pairs
+        :math:`i \neq j` of each image) against "related": 1 where ``rel_index`` links the
+        two nodes in either direction.
+
+        Args:
+            rel_index (Tensor): ``[2, M]`` related node pairs in the node numbering of the
+                last forward (e.g. ``batch.gt_rel_index`` after
+                ``SceneGraphModel.prepare_batch``).
+
+        Returns:
+            Tensor: scalar loss (a graph-connected 0 when no image has two objects).
+        """
+        if self._last is None:
+            raise RuntimeError(f"{FILE}: aux_loss needs a forward pass first")
+        logits, mask, batch, ptr = self._last
+        rel_index = rel_index.long().view(2, -1)
+        T = mask.size(1)
+        valid = mask[:, :, None] & mask[:, None, :]
+        valid &= ~torch.eye(T, dtype=torch.bool, device=mask.device)
+        if not bool(valid.any()):
+            return logits.sum() * 0.0
+        target = torch.zeros_like(logits)
+        if rel_index.numel() > 0:
+            if int(rel_index.min()) < 0 or int(rel_index.max()) >= batch.numel():
+                raise ValueError(f"{FILE}: rel_index out of range for {batch.numel()} nodes")
+            b = batch[rel_index[0]]
+            if bool((batch[rel_index[1]] != b).any()):
+                raise ValueError(f"{FILE}: rel_index links nodes of different graphs")
+            i, j = rel_index[0] - ptr[b], rel_index[1] - ptr[b]
+            target[b, i, j] = 1.0
+            target[b, j, i] = 1.0
+        return F.binary_cross_entropy_with_logits(logits[valid], target[valid])
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
+                f"num_classes={self.num_classes})")

@@ -1,0 +1,140 @@
+import pytest
+import torch
+
+from pyg_sgg.nn import VCTreeContext
+from pyg_sgg.nn.context import CONTEXT_REGISTRY
+
+
+def _nodes(n, d=16, c=5, seed=0, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    dist = torch.softmax(torch.randn(n, c, generator=g), dim=-1)
+    xy = torch.rand(n, 2, generator=g) * 0.5
+    wh = torch.rand(n, 2, generator=g) * 0.5 + 0.05
+    pos = torch.cat([wh, xy + wh / 2, xy, xy + wh, (wh[:, :1] * wh[:, 1:])], dim=-1)
+    return torch.randn(n, d, generator=g).to(dtype), pos.to(dtype), dist.to(dtype)
+
+
+def _model(**kwargs):
+    torch.manual_seed(0)
+    return VCTreeContext(16, 8, 5, embed_dim=6, pos_channels=4, score_channels=8, **kwargs)
+
+
+def test_vctree_repr_sizes_and_registry():
+    model = _model()
+    assert str(model) == "VCTreeContext(16, 8, num_classes=5)"
+    assert CONTEXT_REGISTRY.get("vctree") is VCTreeContext
+    x, pos, dist = _nodes(4)
+    for labels in (None, torch.tensor([1, 2, 3, 4])):
+        out = model(x, pos, dist, None, torch.zeros(4, dtype=torch.long), obj_labels=labels)
+        assert out.node_states.size() == (4, 8)
+        assert out.obj_logits.size() == (4, 5)
+        assert out.edge_states is None
+    with pytest.raises(ValueError, match="vctree.py: class_embeddings"):
+        _model(class_embeddings=torch.randn(4, 6))
+    with pytest.raises(ValueError, match="vctree.py: batch must be a sorted"):
+        model(x, pos, dist, None, torch.tensor([1, 0, 0, 1]))
+
+
+def test_vctree_predcls_logits_are_onehot():
+    model = _model().eval()
+    x, pos, _ = _nodes(3)
+    labels = torch.tensor([2, 1, 4])
+    dist = torch.nn.functional.one_hot(labels, 5).float()
+    out = model(x, pos, dist, None, None, obj_labels=labels)
+    assert torch.equal(out.obj_logits.argmax(-1), labels)
+    assert out.obj_logits.abs().max() == 1000.0
+
+
+@pytest.mark.parametrize("with_labels", [False, True])
+def test_vctree_batching_equivalence(with_labels):
+    model = _model().double().eval()
+    graphs = [_nodes(n, seed=n, dtype=torch.float64) for n in (3, 1, 6)]
+    x, pos, dist = (torch.cat([g[i] for g in graphs]) for i in range(3))
+    batch = torch.tensor([0, 0, 0, 2, 3, 3, 3, 3, 3, 3])  # graph 1 is empty
+    labels = torch.randint(1, 5, (10,)) if with_labels else None
+    out = model(x, pos, dist, None, batch, obj_labels=labels)
+    start = 0
+    for g in graphs:
+        n = g[0].size(0)
+        lab = labels[start:start + n] if with_labels else None
+        single = model(*g, None, None, obj_labels=lab)
+        assert torch.allclose(out.node_states[start:start + n], single.node_states)
+        assert torch.allclose(out.obj_logits[start:start + n], single.obj_logits)
+        start += n
+
+
+def test_vctree_permutation_equivariance():
+    """The tree depends on scores, not on node order (no ties with random inputs)."""
+    model = _model().double().eval()
+    x, pos, dist = _nodes(7, dtype=torch.float64)
+    out = model(x, pos, dist)
+    perm = torch.randperm(7, generator=torch.Generator().manual_seed(1))
+    out_p = model(x[perm], pos[perm], dist[perm])
+    assert torch.allclose(out_p.node_states, out.node_states[perm])
+    assert torch.allclose(out_p.obj_logits, out.obj_logits[perm])
+
+
+def test_vctree_empty_graphs():
+    model = _model().train()
+    x, pos, dist = _nodes(0)
+    out = model(x, pos, dist, None, torch.zeros(0, dtype=torch.long))
+    assert out.node_states.size() == (0, 8) and out.obj_logits.size() == (0, 5)
+    assert model.aux_loss(torch.zeros(2, 0, dtype=torch.long)) == 0
+    x, pos, dist = _nodes(1)
+    out = model(x, pos, dist)
+    assert out.node_states.size() == (1, 8)
+    assert model.aux_loss(torch.zeros(2, 0, dtype=torch.long)) == 0
+    x, pos, dist = _nodes(3)
+    batch = torch.tensor([0, 2, 2])  # a 1-object graph, an empty graph, a 2-object graph
+    out = model(x, pos, dist, None, batch, obj_labels=torch.tensor([1, 2, 3]))
+    loss = out.node_states.sum() + out.obj_logits.sum() + model.aux_loss(
+        torch.tensor([[1], [2]]))
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters()
+               if p.grad is not None)
+
+
+def test_vctree_aux_loss_targets():
+    model = _model().eval()
+    x, pos, dist = _nodes(5)
+    batch = torch.tensor([0, 0, 0, 1, 1])
+    model(x, pos, dist, None, batch)
+    logits = model._last[0]
+    rel_index = torch.tensor([[0, 4], [2, 3]])  # 0 -> 2 in graph 0, 4 -> 3 in graph 1
+    pairs, target = [], []
+    for b, nodes in ((0, [0, 1, 2]), (1, [3, 4])):
+        for i, u in enumerate(nodes):
+            for j, v in enumerate(nodes):
+                if i != j:
+                    pairs.append(logits[b, i, j])
+                    target.append(float({u, v} in ({0, 2}, {3, 4})))
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(
+        torch.stack(pairs), torch.tensor(target))
+    assert torch.allclose(model.aux_loss(rel_index), expected)
+    with pytest.raises(ValueError, match="vctree.py: rel_index links nodes of different"):
+        model.aux_loss(torch.tensor([[0], [3]]))
+
+
+def test_vctree_training_smoke():
+    torch.manual_seed(0)
+    model = _model(dropout=0.0)
+    head = torch.nn.Linear(8, 3)
+    opt = torch.optim.Adam(list(model.parameters()) + list(head.parameters()), lr=0.01)
+    x, pos, dist = _nodes(12, seed=1)
+    batch = torch.tensor([0] * 5 + [1] * 3 + [2] * 4)
+    labels = torch.randint(1, 5, (12,))
+    target = torch.randint(0, 3, (12,))
+    rel_index = torch.tensor([[0, 1, 5, 9], [3, 4, 7, 10]])
+    losses, aux = [], []
+    for _ in range(30):
+        out = model(x, pos, dist, None, batch, obj_labels=labels)
+        loss_aux = model.aux_loss(rel_index)
+        loss = (torch.nn.functional.cross_entropy(head(out.node_states), target)
+                + torch.nn.functional.cross_entropy(out.obj_logits, labels) + loss_aux)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        aux.append(loss_aux.item())
+    assert losses[-1] < 0.5 * losses[0]
+    assert aux[-1] < aux[0]
