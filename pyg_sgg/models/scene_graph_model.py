@@ -328,7 +328,7 @@ class SceneGraphModel(torch.nn.Module):
         Runs :meth:`prepare_batch` and the forward in eval mode unless ``outputs`` (for
         this already prepared ``batch``) are given. ``rel_scores`` is the softmax of
         ``rel_logits`` (column 0 background); relations are in ``edge_index`` order within
-        each image (not sorted by score); ``num_predicates`` is :math:`P + 1`.
+        each image (not sorted by score); ``num_predicates`` is :math:`P` (foreground).
         """
         if outputs is None:
             was_training = self.training
@@ -372,7 +372,7 @@ class SceneGraphModel(torch.nn.Module):
             return (t.float() if t.is_floating_point() else t).numpy()
 
         return {
-            "num_predicates": np.asarray(self.relation_head.num_predicates),
+            "num_predicates": np.asarray(self.relation_head.num_predicates - 1),
             "gt_obj_ptr": np_(gt_obj_ptr).astype(np.int64),
             "gt_boxes": np_(gt_boxes).astype(np.float32).reshape(-1, 4),
             "gt_labels": np_(gt_labels).astype(np.int64),

@@ -1,0 +1,51 @@
+"""``evaluate.py --predictions FILE.npz``: score any codebase's predictions file."""
+import argparse
+import json
+from typing import Dict
+
+from .interchange import read_predictions
+from .recall_plot import plot_per_predicate_recall
+from .sgg_metrics import DEFAULT_KS, evaluate_predictions
+from .tables import format_results, write_metrics_json
+
+
+def _bins(text: str):
+    out = []
+    for part in text.split(","):
+        lo, hi = part.split("-")
+        out.append((int(lo), int(hi)))
+    return tuple(out)
+
+
+def add_predictions_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    g = parser.add_argument_group("scoring a predictions file")
+    g.add_argument("--predictions", metavar="FILE.npz", help="predictions interchange file")
+    g.add_argument("--mode", choices=("predcls", "sgcls", "sgdet"), default="predcls")
+    g.add_argument("--ks", type=int, nargs="+", default=list(DEFAULT_KS))
+    g.add_argument("--order", choices=("score", "file"), default="score",
+                   help="rank pairs by triplet score (SGB) or keep the file's order")
+    g.add_argument("--fewshot-bins", type=_bins, default=None,
+                   help="training-count bins for fsR@K, e.g. 1-5,6-10,11-15")
+    g.add_argument("--out", metavar="metrics.json", help="write the metrics as JSON")
+    g.add_argument("--plot", metavar="out.png", help="per-predicate recall plot")
+    g.add_argument("--compare", metavar="metrics.json", nargs="*", default=[],
+                   help="other runs' metrics.json drawn beside this one in --plot")
+    return parser
+
+
+def run_predictions(args) -> Dict[str, dict]:
+    data = read_predictions(args.predictions, args.mode)
+    kwargs = {}
+    if args.fewshot_bins:
+        kwargs["fewshot_bins"] = args.fewshot_bins
+    results = evaluate_predictions(data, args.mode, args.ks, args.order, **kwargs)
+    print(format_results(results, title=f"{args.predictions} ({args.mode})"))
+    if args.out:
+        write_metrics_json(results, args.out)
+    if args.plot:
+        runs = {str(args.predictions): results}
+        for other in args.compare:
+            with open(other) as f:
+                runs[other] = json.load(f)
+        plot_per_predicate_recall(runs, args.plot, metric=f"R@{max(args.ks)}")
+    return results

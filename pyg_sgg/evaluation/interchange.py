@@ -1,0 +1,182 @@
+"""The predictions interchange format: one ``.npz`` per split, any codebase.
+
+Every per-image array is concatenated over images and delimited by a pointer array of
+length ``num_images + 1`` (like PyG's ``ptr``):
+
+==========================  ============  ==========================================
+key                         shape         meaning
+==========================  ============  ==========================================
+``num_predicates``          scalar        ``P`` (foreground predicates)
+``gt_obj_ptr``              ``[I+1]``     GT objects of each image
+``gt_boxes``                ``[ΣN, 4]``   xyxy
+``gt_labels``               ``[ΣN]``      1..C
+``gt_rel_ptr``              ``[I+1]``     GT relations of each image
+``gt_rels``                 ``[ΣM, 3]``   (subject, object, predicate), local indices
+``pred_obj_ptr``            ``[I+1]``     predicted objects (optional in PredCls)
+``pred_boxes``              ``[ΣN', 4]``  (optional in PredCls)
+``pred_labels``             ``[ΣN']``     (optional in PredCls)
+``pred_scores``             ``[ΣN']``     (optional in PredCls)
+``rel_ptr``                 ``[I+1]``     scored pairs of each image
+``rel_pair_idx``            ``[ΣR, 2]``   local to the predicted objects
+``rel_scores``              ``[ΣR, P+1]`` column 0 background
+``train_triplets``          ``[T, 3]``    optional (subject class, object class, predicate)
+``train_triplet_counts``    ``[T]``       optional; else rows of ``train_triplets`` count 1 each
+``zeroshot_triplets``       ``[Z, 3]``    optional
+``predicate_names``         ``[P+1]``     optional str
+``image_ids``               ``[I]``       optional
+==========================  ============  ==========================================
+
+In PredCls the ``pred_*`` arrays may be absent: the GT boxes and labels with score 1 are used.
+"""
+from pathlib import Path
+from typing import Dict, List, Optional, Union
+
+import numpy as np
+
+REQUIRED = ("num_predicates", "gt_obj_ptr", "gt_boxes", "gt_labels", "gt_rel_ptr", "gt_rels",
+            "rel_ptr", "rel_pair_idx", "rel_scores")
+PRED_OBJECT_KEYS = ("pred_obj_ptr", "pred_boxes", "pred_labels", "pred_scores")
+OPTIONAL = ("train_triplets", "train_triplet_counts", "zeroshot_triplets", "predicate_names",
+            "image_ids")
+PTR_OF = {"gt_boxes": "gt_obj_ptr", "gt_labels": "gt_obj_ptr", "gt_rels": "gt_rel_ptr",
+          "pred_boxes": "pred_obj_ptr", "pred_labels": "pred_obj_ptr",
+          "pred_scores": "pred_obj_ptr", "rel_pair_idx": "rel_ptr", "rel_scores": "rel_ptr"}
+_INT, _FLOAT = "integer", "floating"
+
+
+class PredictionsFormatError(ValueError):
+    """A predictions file (or dict) breaks the interchange format."""
+
+
+def _fail(source: str, key: str, msg: str):
+    raise PredictionsFormatError(f"{source}: key '{key}': {msg}")
+
+
+def _check_kind(source, key, arr, kind):
+    ok = np.issubdtype(arr.dtype, np.integer if kind == _INT else np.number)
+    if not ok:
+        _fail(source, key, f"expected {kind} dtype, got {arr.dtype}")
+
+
+def _check_ptr(source, key, ptr, num_images):
+    if ptr.ndim != 1 or ptr.size != num_images + 1:
+        _fail(source, key, f"expected shape [{num_images + 1}], got {list(ptr.shape)}")
+    if ptr[0] != 0 or np.any(np.diff(ptr) < 0):
+        _fail(source, key, "must start at 0 and be non-decreasing")
+
+
+def validate_predictions(data: Dict[str, np.ndarray], mode: str = "predcls",
+                         source: str = "<predictions>") -> Dict[str, np.ndarray]:
+    """Check every key, dtype and shape; fill PredCls' missing ``pred_*`` arrays from GT.
+
+    Returns a new dict of numpy arrays (boxes and scores float32, indices int64).
+    Raises :class:`PredictionsFormatError` naming ``source`` and the offending key.
+    """
+    d = {k: np.asarray(v) for k, v in data.items()}
+    for key in REQUIRED:
+        if key not in d:
+            _fail(source, key, "missing")
+    if not all(k in d for k in PRED_OBJECT_KEYS):
+        missing = [k for k in PRED_OBJECT_KEYS if k not in d]
+        if mode != "predcls":
+            _fail(source, missing[0], f"missing (only PredCls may omit the pred_* arrays)")
+        d["pred_obj_ptr"], d["pred_boxes"] = d["gt_obj_ptr"], d["gt_boxes"]
+        d["pred_labels"] = d["gt_labels"]
+        d["pred_scores"] = np.ones(d["gt_labels"].shape[0], dtype=np.float32)
+    num_images = d["gt_obj_ptr"].size - 1
+    if num_images < 0:
+        _fail(source, "gt_obj_ptr", "must have at least one entry")
+    P = int(d["num_predicates"])
+    if d["num_predicates"].ndim != 0 or P < 1:
+        _fail(source, "num_predicates", f"expected a positive scalar, got {d['num_predicates']}")
+    for key in ("gt_obj_ptr", "gt_rel_ptr", "pred_obj_ptr", "rel_ptr"):
+        _check_kind(source, key, d[key], _INT)
+        _check_ptr(source, key, d[key], num_images)
+    shapes = {"gt_boxes": (4,), "gt_labels": (), "gt_rels": (3,), "pred_boxes": (4,),
+              "pred_labels": (), "pred_scores": (), "rel_pair_idx": (2,),
+              "rel_scores": (P + 1,)}
+    for key, tail in shapes.items():
+        arr, ptr = d[key], d[PTR_OF[key]]
+        want = (int(ptr[-1]),) + tail
+        if arr.shape != want and not (arr.size == 0 and want[0] == 0):
+            _fail(source, key, f"expected shape {list(want)}, got {list(arr.shape)}")
+        kind = _INT if key in ("gt_labels", "gt_rels", "pred_labels", "rel_pair_idx") else _FLOAT
+        _check_kind(source, key, arr, kind)
+        d[key] = arr.reshape(want).astype(np.int64 if kind == _INT else np.float32, copy=False)
+    _check_local(source, "gt_rels", d["gt_rels"][:, :2], d["gt_rel_ptr"], d["gt_obj_ptr"])
+    _check_local(source, "rel_pair_idx", d["rel_pair_idx"], d["rel_ptr"], d["pred_obj_ptr"])
+    if d["gt_rels"].size and (d["gt_rels"][:, 2].min() < 1 or d["gt_rels"][:, 2].max() > P):
+        _fail(source, "gt_rels", f"predicate outside 1..{P}")
+    for key in ("train_triplets", "zeroshot_triplets"):
+        if key in d:
+            arr = d[key]
+            if arr.size == 0:
+                arr = arr.reshape(0, 3)
+            if arr.ndim != 2 or arr.shape[1] != 3:
+                _fail(source, key, f"expected shape [T, 3], got {list(arr.shape)}")
+            _check_kind(source, key, arr, _INT)
+            d[key] = arr.astype(np.int64)
+    if "train_triplet_counts" in d:
+        if "train_triplets" not in d or d["train_triplet_counts"].shape != (len(d["train_triplets"]),):
+            _fail(source, "train_triplet_counts", "needs train_triplets and one count per row")
+    if "predicate_names" in d and d["predicate_names"].shape != (P + 1,):
+        _fail(source, "predicate_names",
+              f"expected shape [{P + 1}] (with background), got {list(d['predicate_names'].shape)}")
+    return d
+
+
+def _check_local(source, key, idx, ptr, obj_ptr):
+    """Local indices must address an object of their own image."""
+    if idx.size == 0:
+        return
+    counts = np.diff(obj_ptr)
+    img = np.repeat(np.arange(counts.size), np.diff(ptr))
+    bad = (idx < 0) | (idx >= counts[img][:, None])
+    if bad.any():
+        row = int(np.nonzero(bad.any(1))[0][0])
+        _fail(source, key, f"row {row} (image {img[row]}) indexes an object out of range")
+
+
+def read_predictions(path: Union[str, Path], mode: str = "predcls") -> Dict[str, np.ndarray]:
+    """Load and validate a predictions ``.npz``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: predictions file not found")
+    with np.load(path, allow_pickle=False) as f:
+        data = {k: f[k] for k in f.files}
+    return validate_predictions(data, mode, source=str(path))
+
+
+def write_predictions(path: Union[str, Path], data: Dict[str, np.ndarray],
+                      mode: Optional[str] = None) -> Path:
+    """Validate (when ``mode`` is given) and write ``data`` as a compressed ``.npz``."""
+    path = Path(path)
+    if mode is not None:
+        validate_predictions(data, mode, source=str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in data.items()})
+    tmp.replace(path)
+    return path
+
+
+def concat_predictions(chunks: List[Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
+    """Concatenate per-chunk dicts (each covering some images) into one, shifting pointers.
+
+    Global keys (``num_predicates``, ``train_triplets``, ...) are taken from the first chunk.
+    """
+    if not chunks:
+        raise ValueError("concat_predictions: no chunks")
+    out: Dict[str, np.ndarray] = {}
+    first = chunks[0]
+    ptr_keys = {v for v in PTR_OF.values()}
+    for key, value in first.items():
+        if key in ptr_keys:
+            ptrs = [np.asarray(c[key], dtype=np.int64) for c in chunks]
+            offsets = np.cumsum([0] + [int(p[-1]) for p in ptrs[:-1]])
+            out[key] = np.concatenate([ptrs[0][:1]] + [p[1:] + o for p, o in zip(ptrs, offsets)])
+        elif key in PTR_OF or key == "image_ids":
+            out[key] = np.concatenate([np.asarray(c[key]) for c in chunks])
+        else:
+            out[key] = np.asarray(value)
+    return out

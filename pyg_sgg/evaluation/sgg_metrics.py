@@ -1,0 +1,318 @@
+"""SGG metrics as Scene-Graph-Benchmark.pytorch (SGB) computes them, vectorised over images.
+
+Every step works on all images at once with pointer (segment) arithmetic: rankings are
+``np.lexsort`` over ``(image, -score)``, triplet matching is a sorted join on
+``(image, subject class, object class, predicate)`` keys followed by a vectorised IoU test,
+and per-image recalls are ``np.bincount`` reductions.
+
+Semantics (identical to SGB):
+
+* an image is evaluated only if it has ≥ 1 GT relation **and** ≥ 1 scored pair;
+* graph constraint: each pair predicts ``argmax`` over columns ``1..P`` (ties → lowest id),
+  rows ranked by ``max score × subject score × object score`` (float32, stable: ties keep
+  file order), first ``K`` kept;
+* no graph constraint: every ``(pair, predicate ≥ 1)`` scored
+  ``subject × object × predicate score``; the top 100 kept (ties → earlier pair, then lower
+  predicate), then the first ``K``;
+* a prediction matches a GT row when both classes and the predicate agree and subject and
+  object IoU ("+1 pixel" areas, float32) are ≥ 0.5; no one-to-one assignment;
+* R@K is the mean per-image recall; mR@K averages each predicate's per-image recall over the
+  images containing it and sums over all ``P`` predicates / ``P``; zR@K and fsR@K restrict
+  the GT rows (images without such rows are skipped); A@K and aR@K are ratios of sums.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+DEFAULT_KS = (20, 50, 100)
+DEFAULT_FEWSHOT_BINS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, 25))
+NG_TOP = 100  # SGB keeps the top 100 (pair, predicate) entries without graph constraint
+NO_HIT = np.iinfo(np.int64).max
+
+
+def _segment_ids(ptr: np.ndarray) -> np.ndarray:
+    """``[ptr[-1]]`` segment (image) id of each row."""
+    return np.repeat(np.arange(ptr.size - 1), np.diff(ptr))
+
+
+def box_iou_plus1(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise IoU of ``a [n, 4]`` and ``b [n, 4]`` with SGB's "+1 pixel" areas, float32."""
+    a = a.astype(np.float32, copy=False)
+    b = b.astype(np.float32, copy=False)
+    one = np.float32(1)
+    iw = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]) + one
+    ih = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]) + one
+    inter = np.maximum(iw, 0) * np.maximum(ih, 0)
+    area_a = (a[:, 2] - a[:, 0] + one) * (a[:, 3] - a[:, 1] + one)
+    area_b = (b[:, 2] - b[:, 0] + one) * (b[:, 3] - b[:, 1] + one)
+    return inter / (area_a + area_b - inter)
+
+
+def _rank_within_segments(seg: np.ndarray, ptr: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Rank of each row inside its segment, given ``order`` sorted by segment first."""
+    rank = np.empty(seg.size, dtype=np.int64)
+    rank[order] = np.arange(seg.size) - ptr[seg[order]]
+    return rank
+
+
+class _Ranked:
+    """Predicted triplets with their rank inside their image (only ranks < ``limit``)."""
+
+    def __init__(self, img, sub, obj, pred, rank):
+        self.img, self.sub, self.obj, self.pred, self.rank = img, sub, obj, pred, rank
+
+
+def _first_hit_rank(d: Dict[str, np.ndarray], gt: Dict[str, np.ndarray], pr: _Ranked,
+                    iou_threshold: float) -> np.ndarray:
+    """``[M]`` smallest rank of a prediction matching each GT row (``NO_HIT`` if none).
+
+    ``gt`` holds global object indices ``sub``/``obj``, ``pred`` and ``img`` per GT row; ``pr``
+    holds global predicted-object indices. A GT row is recalled at ``K`` iff its value < K.
+    """
+    m = gt["img"].size
+    first = np.full(m, NO_HIT, dtype=np.int64)
+    if m == 0 or pr.img.size == 0:
+        return first
+    C = int(max(d["gt_labels"].max(initial=0), d["pred_labels"].max(initial=0))) + 1
+    P1 = int(d["num_predicates"]) + 1
+
+    def key(img, sc, oc, p):
+        return ((img * C + sc) * C + oc) * P1 + p
+
+    gt_key = key(gt["img"], d["gt_labels"][gt["sub"]], d["gt_labels"][gt["obj"]], gt["pred"])
+    pr_key = key(pr.img, d["pred_labels"][pr.sub], d["pred_labels"][pr.obj], pr.pred)
+    order = np.argsort(pr_key, kind="stable")
+    sorted_key = pr_key[order]
+    lo = np.searchsorted(sorted_key, gt_key, side="left")
+    n = np.searchsorted(sorted_key, gt_key, side="right") - lo
+    total = int(n.sum())
+    if total == 0:
+        return first
+    gt_rep = np.repeat(np.arange(m), n)
+    within = np.arange(total) - np.repeat(np.cumsum(n) - n, n)
+    cand = order[np.repeat(lo, n) + within]
+    ok = ((box_iou_plus1(d["gt_boxes"][gt["sub"][gt_rep]], d["pred_boxes"][pr.sub[cand]])
+           >= iou_threshold)
+          & (box_iou_plus1(d["gt_boxes"][gt["obj"][gt_rep]], d["pred_boxes"][pr.obj[cand]])
+             >= iou_threshold))
+    np.minimum.at(first, gt_rep[ok], pr.rank[cand[ok]])
+    return first
+
+
+def _graph_constrained(d, rel_img, rel_sub, rel_obj, order_mode: str):
+    """Predicate, score and rank of every scored pair (graph constraint)."""
+    scores = d["rel_scores"]
+    pred = scores[:, 1:].argmax(1) + 1 if scores.shape[0] else np.zeros(0, dtype=np.int64)
+    top = scores[np.arange(scores.shape[0]), pred].astype(np.float32)
+    obj_prod = (d["pred_scores"][rel_sub] * d["pred_scores"][rel_obj]).astype(np.float32)
+    triplet_score = top * obj_prod
+    if order_mode == "file":
+        rank = np.arange(rel_img.size) - d["rel_ptr"][rel_img]
+    elif order_mode == "score":
+        order = np.lexsort((-triplet_score, rel_img))
+        rank = _rank_within_segments(rel_img, d["rel_ptr"], order)
+    else:
+        raise ValueError(f"order must be 'score' or 'file', got {order_mode!r}")
+    return pred.astype(np.int64), triplet_score, obj_prod, rank
+
+
+def _no_graph_constraint(d, rel_img, rel_sub, rel_obj, row_max, obj_prod,
+                         chunk_rows: int = 200_000) -> _Ranked:
+    """The top :data:`NG_TOP` (pair, predicate) entries of each image, ranked."""
+    ptr = d["rel_ptr"]
+    num_images = ptr.size - 1
+    counts = np.diff(ptr)
+    # The NG_TOP-th largest row maximum bounds the NG_TOP-th largest entry from below.
+    order = np.lexsort((-row_max, rel_img))
+    thresh = np.full(num_images, -np.inf, dtype=np.float32)
+    big = counts >= NG_TOP
+    thresh[big] = row_max[order[ptr[:-1][big] + NG_TOP - 1]]
+    rows, preds, vals = [], [], []
+    scores = d["rel_scores"]
+    for start in range(0, scores.shape[0], chunk_rows):
+        stop = min(start + chunk_rows, scores.shape[0])
+        s = scores[start:stop, 1:].astype(np.float32) * obj_prod[start:stop, None]
+        r, p = np.nonzero(s >= thresh[rel_img[start:stop], None])
+        rows.append(r + start)
+        preds.append(p + 1)
+        vals.append(s[r, p])
+    row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    pred = np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)
+    val = np.concatenate(vals) if vals else np.zeros(0, dtype=np.float32)
+    img = rel_img[row]
+    order = np.lexsort((pred, row, -val, img))
+    entry_ptr = np.concatenate([[0], np.cumsum(np.bincount(img, minlength=num_images))])
+    rank = _rank_within_segments(img, entry_ptr, order)
+    keep = rank < NG_TOP
+    return _Ranked(img[keep], rel_sub[row[keep]], rel_obj[row[keep]], pred[keep].astype(np.int64),
+                   rank[keep])
+
+
+def _mean_over(values: np.ndarray, weights: np.ndarray) -> Optional[float]:
+    return float(values[weights].mean()) if weights.any() else None
+
+
+def _per_image_recall(hit: np.ndarray, gt_img: np.ndarray, rows: np.ndarray,
+                      evaluated: np.ndarray) -> Optional[float]:
+    """Mean over evaluated images with ≥ 1 row in ``rows`` of hits / rows."""
+    n = evaluated.size
+    count = np.bincount(gt_img[rows], minlength=n)
+    hits = np.bincount(gt_img[rows & hit], minlength=n)
+    use = evaluated & (count > 0)
+    return _mean_over(hits / np.maximum(count, 1), use)
+
+
+def _per_predicate_recall(hit, gt_img, gt_pred, evaluated, P) -> np.ndarray:
+    """``[P + 1]`` per-predicate recall (mean over evaluated images containing it)."""
+    n = evaluated.size
+    valid = evaluated[gt_img]
+    key = gt_img[valid] * (P + 1) + gt_pred[valid]
+    count = np.bincount(key, minlength=n * (P + 1)).reshape(n, P + 1)
+    hits = np.bincount(key[hit[valid]], minlength=n * (P + 1)).reshape(n, P + 1)
+    present = count > 0
+    ratio = np.where(present, hits / np.maximum(count, 1), 0.0)
+    num_images = present.sum(0)
+    return np.where(num_images > 0, ratio.sum(0) / np.maximum(num_images, 1), 0.0)
+
+
+def _triplet_lookup(gt_trip: np.ndarray, table: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``[M]`` count of each GT triplet in ``table`` (0 when absent)."""
+    if table.size == 0 or gt_trip.size == 0:
+        return np.zeros(len(gt_trip), dtype=np.int64)
+    base = int(max(table.max(), gt_trip.max())) + 1
+    tk = (table[:, 0] * base + table[:, 1]) * base + table[:, 2]
+    uk, inv = np.unique(tk, return_inverse=True)
+    ucounts = np.bincount(inv.ravel(), weights=counts).astype(np.int64)
+    gk = (gt_trip[:, 0] * base + gt_trip[:, 1]) * base + gt_trip[:, 2]
+    pos = np.clip(np.searchsorted(uk, gk), 0, uk.size - 1)
+    return np.where(uk[pos] == gk, ucounts[pos], 0)
+
+
+def evaluate_predictions(data: Dict[str, np.ndarray], mode: str,
+                         ks: Sequence[int] = DEFAULT_KS, order: str = "score",
+                         fewshot_bins: Sequence[Tuple[int, int]] = DEFAULT_FEWSHOT_BINS,
+                         iou_threshold: float = 0.5) -> Dict[str, dict]:
+    """All metrics of a validated predictions dict (see :mod:`.interchange`).
+
+    Args:
+        data (dict): validated arrays (:func:`~.interchange.validate_predictions`).
+        mode (str): ``"predcls"``, ``"sgcls"`` or ``"sgdet"`` (A@K only in the first two).
+        ks (sequence of int): recall cut-offs. (default: ``(20, 50, 100)``)
+        order (str): ``"score"`` ranks pairs by triplet score; ``"file"`` keeps the file's
+            order. (default: ``"score"``)
+        fewshot_bins (sequence): inclusive training-count ranges for fsR@K.
+
+    Returns:
+        dict: ``{"metrics": {name: float | None}, "per_predicate": {name: {"R@K": …,
+        "ng-R@K": …}}, "counts": {…}}`` with recalls as fractions.
+    """
+    d = data
+    ks = tuple(int(k) for k in ks)
+    P = int(d["num_predicates"])
+    num_images = d["gt_obj_ptr"].size - 1
+    gt_img = _segment_ids(d["gt_rel_ptr"])
+    rel_img = _segment_ids(d["rel_ptr"])
+    evaluated = (np.diff(d["gt_rel_ptr"]) > 0) & (np.diff(d["rel_ptr"]) > 0)
+
+    gt = {"img": gt_img, "sub": d["gt_rels"][:, 0] + d["gt_obj_ptr"][gt_img],
+          "obj": d["gt_rels"][:, 1] + d["gt_obj_ptr"][gt_img], "pred": d["gt_rels"][:, 2]}
+    rel_sub = d["rel_pair_idx"][:, 0] + d["pred_obj_ptr"][rel_img]
+    rel_obj = d["rel_pair_idx"][:, 1] + d["pred_obj_ptr"][rel_img]
+
+    pred, trip_score, obj_prod, rank = _graph_constrained(d, rel_img, rel_sub, rel_obj, order)
+    limit = max(ks)
+    keep = rank < limit
+    gc = _Ranked(rel_img[keep], rel_sub[keep], rel_obj[keep], pred[keep], rank[keep])
+    first_gc = _first_hit_rank(d, gt, gc, iou_threshold)
+    row_max = (d["rel_scores"][:, 1:].max(1).astype(np.float32) * obj_prod
+               if d["rel_scores"].shape[0] else np.zeros(0, np.float32))
+    ng = _no_graph_constraint(d, rel_img, rel_sub, rel_obj, row_max, obj_prod)
+    first_ng = _first_hit_rank(d, gt, ng, iou_threshold)
+
+    first_acc = None
+    if mode in ("predcls", "sgcls"):
+        # A@K: only predictions on a GT pair, re-ranked among themselves.
+        n_obj = int(max(d["gt_obj_ptr"][-1], d["pred_obj_ptr"][-1])) + 1
+        pair_key = rel_sub * n_obj + rel_obj
+        gt_pair = gt["sub"] * n_obj + gt["obj"]
+        on_gt = np.isin(pair_key, gt_pair)
+        order_rows = np.lexsort((rank, rel_img))
+        sel = order_rows[on_gt[order_rows]]
+        sub_ptr = np.concatenate([[0], np.cumsum(np.bincount(rel_img[sel],
+                                                             minlength=num_images))])
+        acc_rank = np.arange(sel.size) - sub_ptr[rel_img[sel]]
+        k_sel = acc_rank < limit
+        acc = _Ranked(rel_img[sel][k_sel], rel_sub[sel][k_sel], rel_obj[sel][k_sel],
+                      pred[sel][k_sel], acc_rank[k_sel])
+        first_acc = _first_hit_rank(d, gt, acc, iou_threshold)
+
+    gt_trip = np.stack([d["gt_labels"][gt["sub"]], d["gt_labels"][gt["obj"]], gt["pred"]], 1)
+    zero_shot = None
+    if "zeroshot_triplets" in d:
+        table = d["zeroshot_triplets"]
+        zero_shot = _triplet_lookup(gt_trip, table, np.ones(len(table))) > 0
+    train_count = None
+    if "train_triplets" in d:
+        table = d["train_triplets"]
+        counts = d.get("train_triplet_counts", np.ones(len(table)))
+        train_count = _triplet_lookup(gt_trip, table, np.asarray(counts, dtype=np.float64))
+        if zero_shot is None:
+            zero_shot = train_count == 0
+
+    all_rows = np.ones(gt_img.size, dtype=bool)
+    ev_rows = evaluated[gt_img]
+    names = d.get("predicate_names")
+    names = ([str(n) for n in names] if names is not None
+             else ["__background__"] + [str(p) for p in range(1, P + 1)])
+    metrics: Dict[str, Optional[float]] = {}
+    per_predicate: Dict[str, Dict[str, float]] = {names[p]: {} for p in range(1, P + 1)}
+    for k in ks:
+        hit, hit_ng = first_gc < k, first_ng < min(k, NG_TOP)
+        metrics[f"R@{k}"] = _per_image_recall(hit, gt_img, all_rows, evaluated)
+        metrics[f"ng-R@{k}"] = _per_image_recall(hit_ng, gt_img, all_rows, evaluated)
+        pp = _per_predicate_recall(hit, gt_img, gt["pred"], evaluated, P)
+        pp_ng = _per_predicate_recall(hit_ng, gt_img, gt["pred"], evaluated, P)
+        metrics[f"mR@{k}"] = float(pp[1:].sum() / P)
+        metrics[f"ng-mR@{k}"] = float(pp_ng[1:].sum() / P)
+        for p in range(1, P + 1):
+            per_predicate[names[p]][f"R@{k}"] = float(pp[p])
+            per_predicate[names[p]][f"ng-R@{k}"] = float(pp_ng[p])
+        if zero_shot is not None:
+            metrics[f"zR@{k}"] = _per_image_recall(hit, gt_img, zero_shot, evaluated)
+            metrics[f"ng-zR@{k}"] = _per_image_recall(hit_ng, gt_img, zero_shot, evaluated)
+        else:
+            metrics[f"zR@{k}"] = metrics[f"ng-zR@{k}"] = None
+        total = int(ev_rows.sum())
+        if first_acc is not None and total:
+            metrics[f"A@{k}"] = float((first_acc[ev_rows] < k).sum() / total)
+        else:
+            metrics[f"A@{k}"] = None
+        metrics[f"aR@{k}"] = float(hit[ev_rows].sum() / total) if total else None
+        r, m = metrics[f"R@{k}"], metrics[f"mR@{k}"]
+        metrics[f"Mean@{k}"] = (r + m) / 2 if r is not None else None
+        for lo, hi in fewshot_bins:
+            name = f"fsR@{k}[{lo}-{hi}]"
+            if train_count is None:
+                metrics[name] = None
+            else:
+                rows = (train_count >= lo) & (train_count <= hi)
+                metrics[name] = _per_image_recall(hit, gt_img, rows, evaluated)
+    gt_counts = np.bincount(gt["pred"][ev_rows], minlength=P + 1)
+    counts = {"num_images": int(num_images), "num_evaluated_images": int(evaluated.sum()),
+              "num_gt_relations": int(ev_rows.sum()), "num_scored_pairs": int(d["rel_ptr"][-1]),
+              "num_zeroshot_gt_relations": (int(zero_shot[ev_rows].sum())
+                                            if zero_shot is not None else None),
+              "gt_relations_per_predicate": {names[p]: int(gt_counts[p])
+                                             for p in range(1, P + 1)}}
+    return {"metrics": metrics, "per_predicate": per_predicate, "counts": counts}
+
+
+def metric_names(ks: Sequence[int] = DEFAULT_KS,
+                 fewshot_bins: Sequence[Tuple[int, int]] = DEFAULT_FEWSHOT_BINS) -> List[str]:
+    """The metric keys :func:`evaluate_predictions` reports, in table order."""
+    out = []
+    for k in ks:
+        out += [f"R@{k}", f"ng-R@{k}", f"mR@{k}", f"ng-mR@{k}", f"zR@{k}", f"ng-zR@{k}",
+                f"A@{k}", f"aR@{k}", f"Mean@{k}"]
+        out += [f"fsR@{k}[{lo}-{hi}]" for lo, hi in fewshot_bins]
+    return out
