@@ -1,0 +1,268 @@
+"""The end-to-end job behind ``train.py`` / ``evaluate.py``: data → detector → features →
+relation model → evaluation table.
+
+Each step calls the owning package's public API:
+
+* data: :func:`pyg_sgg.data.synthetic.ensure_dataset` (SynthVG when ``DATASETS.VG.ROOT`` is
+  empty), :class:`pyg_sgg.data.vg.VGDataset`, :func:`pyg_sgg.data.statistics.get_statistics`,
+  :func:`pyg_sgg.data.loader.collate_scene_graphs`;
+* detector: :func:`pyg_sgg.detection.config.build_detector_from_config` (trains and caches
+  one when none is given), :class:`pyg_sgg.detection.features.DetectorFeatureDataset`
+  (feature cache), :func:`pyg_sgg.detection.config.train_detector_from_config`
+  (``--task detector``);
+* model: :meth:`pyg_sgg.models.SceneGraphModel.from_config`, its ``prepare_batch`` (pair
+  sampling, targets) and ``predict``;
+* method: :func:`pyg_sgg.methods.build_method`;
+* evaluation: :class:`pyg_sgg.evaluation.SGGEvaluator` and its table formatter (a plain
+  fallback table is printed while they are missing).
+"""
+import inspect
+import json
+import logging
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from . import distributed as du
+from .trainer import Trainer, flatten_results, inference_on_dataset, seed_all
+
+__all__ = ["dataset_root", "build_vg_splits", "build_detector", "build_feature_datasets",
+           "build_model", "build_evaluator", "prediction_extras", "format_table",
+           "train_detector", "run_sgg", "build_sgg"]
+
+logger = logging.getLogger(__name__)
+
+
+def dataset_root(cfg) -> Path:
+    """``DATASETS.VG.ROOT``, or the embedded SynthVG (generated into the cache if absent)."""
+    vg = cfg.DATASETS.VG
+    if vg.ROOT:
+        root = Path(vg.ROOT).expanduser()
+        if not root.is_dir():
+            raise FileNotFoundError(f"config key DATASETS.VG.ROOT: folder {root} not found")
+        return root
+    from ..data.synthetic import ensure_dataset
+    syn = cfg.DATASETS.SYNTHETIC
+    if du.is_main_process():
+        root = ensure_dataset(num_images=syn.NUM_IMAGES, seed=syn.SEED)
+    du.synchronize()
+    return ensure_dataset(num_images=syn.NUM_IMAGES, seed=syn.SEED)
+
+
+def _split_name(name: str, key: str) -> str:
+    dataset, _, split = name.rpartition("_")
+    if dataset.upper() != "VG" or split not in ("train", "val", "test"):
+        raise ValueError(f"config key {key}: {name!r} is not VG_train, VG_val or VG_test")
+    return split
+
+
+def build_vg_splits(cfg) -> Dict[str, Any]:
+    """``{"train", "val", "test"}`` :class:`VGDataset` of ``DATASETS.TRAIN / VAL / TEST``."""
+    from ..data.vg import VGDataset
+    vg = cfg.DATASETS.VG
+    root = dataset_root(cfg)
+    paths = {}
+    for key in ("H5_FILE", "DICTS_FILE", "IMAGE_DATA_FILE", "IMAGE_DIR"):
+        p = Path(vg[key]).expanduser()
+        p = p if p.is_absolute() else root / p
+        if not p.exists():
+            raise FileNotFoundError(f"config key DATASETS.VG.{key}: {p} not found")
+        paths[key] = p
+    out = {}
+    for role, key in (("train", "TRAIN"), ("val", "VAL"), ("test", "TEST")):
+        names = cfg.DATASETS[key]
+        if len(names) == 0:
+            out[role] = None
+            continue
+        if len(names) > 1:
+            raise ValueError(f"config key DATASETS.{key}: one split only, got {list(names)}")
+        out[role] = VGDataset(
+            root, _split_name(names[0], f"DATASETS.{key}"), h5_file=paths["H5_FILE"],
+            dicts_file=paths["DICTS_FILE"], image_data_file=paths["IMAGE_DATA_FILE"],
+            image_dir=paths["IMAGE_DIR"], num_val_images=vg.NUM_VAL_IMAGES,
+            filter_empty_rels=vg.FILTER_EMPTY_RELS,
+            filter_duplicate_rels=vg.FILTER_DUPLICATE_RELS,
+            filter_non_overlap=vg.FILTER_NON_OVERLAP, box_scale=vg.BOX_SCALE,
+            num_images=vg.NUM_IMAGES)
+    return out
+
+
+def _main_first(fn, *args, **kwargs):
+    """Run ``fn`` on rank 0 first (it may train / cache), then on the other ranks."""
+    out = fn(*args, **kwargs) if du.is_main_process() else None
+    du.synchronize()
+    if not du.is_main_process():
+        out = fn(*args, **kwargs)
+    return out
+
+
+def build_detector(cfg):
+    """The frozen detector of ``cfg`` (trained once and cached when ``DETECTOR.WEIGHTS``
+    is empty)."""
+    from ..detection.config import build_detector_from_config
+    return _main_first(build_detector_from_config, cfg, train_if_missing=True)
+
+
+def build_feature_datasets(cfg, splits: Dict[str, Any], detector) -> Dict[str, Any]:
+    """Each split with detector features attached (``x``, ``edge_attr``, ``det_logits``),
+    read from the on-disk feature cache when ``DETECTOR.FEATURE_CACHE``."""
+    import torch
+
+    from ..detection.features import DetectorFeatureDataset
+    d = cfg.DETECTOR
+    kwargs = dict(mode=cfg.SGG.TASK, cache=d.FEATURE_CACHE, masks=d.CACHE_MASKS)
+    if d.FEATURE_CACHE:
+        kwargs["dtype"] = getattr(torch, d.FEATURE_DTYPE)
+        kwargs["progress"] = du.is_main_process()
+    return {k: (None if ds is None else _main_first(DetectorFeatureDataset, ds, detector,
+                                                    **kwargs))
+            for k, ds in splits.items()}
+
+
+def build_model(cfg, statistics: dict, detector, class_names=None):
+    from ..models.scene_graph_model import SceneGraphModel
+    return SceneGraphModel.from_config(cfg, statistics, feature_dim=detector.feature_dim,
+                                       pair_feature_dim=detector.pair_feature_dim,
+                                       class_names=class_names)
+
+
+def prediction_extras(statistics: Optional[dict], dataset=None) -> Dict[str, Any]:
+    """Global keys of the predictions format: ``train_triplets``, ``predicate_names``."""
+    out: Dict[str, Any] = {}
+    if statistics is not None and statistics.get("train_triplets") is not None:
+        out["train_triplets"] = np.asarray(statistics["train_triplets"], dtype=np.int64)
+        if statistics.get("triplet_counts") is not None:
+            out["train_triplet_counts"] = np.asarray(statistics["triplet_counts"], np.int64)
+    names = getattr(dataset, "predicate_classes", None)
+    if names is not None:
+        out["predicate_names"] = np.asarray(list(names))
+    return out
+
+
+def build_evaluator(cfg, statistics: Optional[dict] = None, dataset=None):
+    """:class:`pyg_sgg.evaluation.SGGEvaluator` for ``cfg`` (``None`` while missing).
+
+    Uses ``SGGEvaluator.from_config(cfg)`` when defined, else the constructor with those of
+    ``mode``/``task``, ``ks``, ``num_predicates``, ``train_triplets``, ``predicate_names``
+    it accepts.
+    """
+    try:
+        from ..evaluation import SGGEvaluator
+    except ImportError:
+        logger.warning("pyg_sgg.evaluation.SGGEvaluator is not available: no evaluation")
+        return None
+    if hasattr(SGGEvaluator, "from_config"):
+        return SGGEvaluator.from_config(cfg)
+    extras = prediction_extras(statistics, dataset)
+    candidates = {"mode": cfg.SGG.TASK, "task": cfg.SGG.TASK, "ks": tuple(cfg.TEST.KS),
+                  "train_triplets": extras.get("train_triplets"),
+                  "train_triplet_counts": extras.get("train_triplet_counts"),
+                  "predicate_names": extras.get("predicate_names")}
+    if dataset is not None and hasattr(dataset, "predicate_classes"):
+        candidates["num_predicates"] = len(dataset.predicate_classes) - 1  # P (no bg) - 1  # P, no background
+    params = inspect.signature(SGGEvaluator).parameters
+    return SGGEvaluator(**{k: v for k, v in candidates.items() if k in params})
+
+
+def _jsonable(o):
+    return o.tolist() if hasattr(o, "tolist") else str(o)
+
+
+def format_table(results: Dict[str, Any], title: str = "") -> str:
+    """The evaluation table: ``pyg_sgg.evaluation.format_results(results)`` when present,
+    else one ``metric  value`` line per number of the flattened ``results``."""
+    if isinstance(results, dict) and "metrics" in results:
+        try:
+            from ..evaluation import format_results
+            return format_results(results, title=title)
+        except ImportError:
+            pass
+    results = flatten_results(results)
+    lines = [title] if title else []
+    width = max((len(k) for k in results), default=0)
+    for k, v in results.items():
+        lines.append(f"{k:<{width}}  {v:8.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    return "\n".join(lines)
+
+
+def train_detector(cfg, resume: bool = False) -> Dict[str, Any]:
+    """``train.py --task detector``."""
+    from ..detection.config import train_detector_from_config
+    if not du.is_main_process():  # the detector trainer is single-process
+        du.synchronize()
+        return {}
+    res = train_detector_from_config(cfg, resume=resume)
+    du.synchronize()
+    return res
+
+
+def build_sgg(cfg) -> Dict[str, Any]:
+    """Everything :func:`run_sgg` needs: datasets with features, statistics, detector,
+    model, method, evaluator."""
+    from ..data.loader import collate_scene_graphs
+    from ..data.statistics import get_statistics
+    from ..methods import build_method
+    seed_all(cfg.SEED)
+    raw = build_vg_splits(cfg)
+    stats = get_statistics(raw["train"])
+    detector = build_detector(cfg)
+    feats = build_feature_datasets(cfg, raw, detector)
+    seed_all(cfg.SEED)  # the model's initialisation does not depend on the steps above
+    model = build_model(cfg, stats, detector, list(raw["train"].object_classes))
+    method = build_method(cfg.SGG.METHOD, cfg)
+    evaluator = build_evaluator(cfg, stats, raw["train"])
+    return {"raw": raw, "statistics": stats, "detector": detector, "features": feats,
+            "model": model, "method": method, "evaluator": evaluator,
+            "collate_fn": collate_scene_graphs,
+            "extras": prediction_extras(stats, raw["train"])}
+
+
+def run_sgg(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, float]:
+    """Train the relation model (unless ``eval_only``), then evaluate on ``DATASETS.TEST``,
+    print the table and write ``test_results.json`` + ``predictions_test.npz`` to
+    ``OUTPUT_DIR``."""
+    parts = build_sgg(cfg)
+    feats, model = parts["features"], parts["model"]
+    trainer = Trainer(cfg, model, parts["method"], feats["train"], val_set=feats["val"],
+                      evaluator=parts["evaluator"], collate_fn=parts["collate_fn"],
+                      batch_transform=model.prepare_batch,
+                      extra_predictions=parts["extras"])
+    if eval_only:
+        if not trainer.resume_or_load(resume) and not cfg.MODEL.WEIGHTS:
+            raise FileNotFoundError(f"--eval-only needs MODEL.WEIGHTS, or --resume with a "
+                                    f"checkpoint in {cfg.OUTPUT_DIR}")
+    else:
+        trainer.train(resume=resume)
+    if feats["test"] is None:
+        return trainer.last_results
+    preds = trainer.inference(feats["test"])
+    results: Dict[str, float] = {}
+    if du.is_main_process():
+        out = Path(cfg.OUTPUT_DIR)
+        out.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(out / "predictions_test.npz", **preds)
+        if parts["evaluator"] is not None:
+            raw = trainer.score(preds, raw=True)
+            results = flatten_results(raw)
+            (out / "test_results.json").write_text(json.dumps(raw, indent=1, default=_jsonable))
+            print(format_table(raw, f"{cfg.SGG.TASK} / {cfg.SGG.METHOD} on "
+                                    f"{cfg.DATASETS.TEST[0]}"))
+        logger.info("predictions written to %s", out / "predictions_test.npz")
+    return du.broadcast_object(results)
+
+
+def run_inference(cfg, checkpoint: str, split: str = "test") -> Dict[str, Any]:
+    """``evaluate.py --config-file … --checkpoint …``: predictions of ``split`` (dict) and
+    the evaluator (or ``None``)."""
+    parts = build_sgg(cfg)
+    from .checkpoint import Checkpointer
+    state = Checkpointer.load(checkpoint)
+    parts["model"].load_state_dict(state.get("model", state))
+    ds = parts["features"][split]
+    if ds is None:
+        raise ValueError(f"config key DATASETS.{split.upper()} is empty")
+    preds = inference_on_dataset(parts["model"], ds, cfg, parts["collate_fn"])
+    if preds:
+        preds.update(parts["extras"])
+    return {"predictions": preds, "evaluator": parts["evaluator"]}

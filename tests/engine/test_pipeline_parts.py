@@ -1,0 +1,85 @@
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from pyg_sgg.config import get_cfg
+from pyg_sgg.engine import pipeline
+from pyg_sgg.engine.predictions import merge_predictions
+from pyg_sgg.engine.samplers import InferenceSampler, TrainingSampler
+
+
+def _chunk(n_obj, n_rel, first_id):
+    B = len(n_obj)
+    ptr = np.concatenate([[0], np.cumsum(n_obj)])
+    rptr = np.concatenate([[0], np.cumsum(n_rel)])
+    return {"num_predicates": np.asarray(4), "gt_obj_ptr": ptr, "pred_obj_ptr": ptr,
+            "gt_labels": np.arange(ptr[-1]), "pred_scores": np.ones(ptr[-1]),
+            "gt_rel_ptr": rptr, "gt_rels": np.zeros((rptr[-1], 3), np.int64),
+            "rel_ptr": rptr, "rel_pair_idx": np.zeros((rptr[-1], 2), np.int64),
+            "rel_scores": np.zeros((rptr[-1], 5)), "image_ids": np.arange(B) + first_id,
+            "train_triplets": np.ones((2, 3))}
+
+
+def test_merge_predictions_shifts_pointers():
+    m = merge_predictions([_chunk([2, 3], [1, 0], 0), _chunk([0], [0], 2),
+                           _chunk([4], [2], 3)])
+    assert m["gt_obj_ptr"].tolist() == [0, 2, 5, 5, 9]
+    assert m["rel_ptr"].tolist() == [0, 1, 1, 1, 3] == m["gt_rel_ptr"].tolist()
+    assert m["gt_labels"].shape == (9,) and m["rel_scores"].shape == (3, 5)
+    assert m["image_ids"].tolist() == [0, 1, 2, 3]
+    assert m["train_triplets"].shape == (2, 3) and int(m["num_predicates"]) == 4
+
+
+@pytest.mark.parametrize("world", [2, 3])
+def test_training_sampler_shards_the_global_stream(world):
+    size, B = 7, 6
+    one = iter(TrainingSampler(size, seed=3))
+    ranks = [iter(TrainingSampler(size, seed=3, rank=r, world_size=world)) for r in range(world)]
+    for _ in range(5):  # each global batch is the same set of indices
+        glob = sorted(next(one) for _ in range(B))
+        parts = sorted(next(it) for it in ranks for _ in range(B // world))
+        assert glob == parts
+    resumed = iter(TrainingSampler(size, seed=3, start=5 * B))
+    cont = iter(TrainingSampler(size, seed=3))
+    for _ in range(5 * B):
+        next(cont)
+    assert [next(resumed) for _ in range(10)] == [next(cont) for _ in range(10)]
+
+
+def test_inference_sampler_covers_once():
+    idx = [i for r in range(3) for i in InferenceSampler(8, r, 3)]
+    assert idx == list(range(8))
+
+
+def test_build_evaluator_and_table(monkeypatch):
+    cfg = get_cfg()
+    assert pipeline.format_table({"R@20": 0.5}).split() == ["R@20", "0.5000"]
+
+    class Ev:
+        def __init__(self, mode, ks, train_triplets=None):
+            self.mode, self.ks, self.train_triplets = mode, ks, train_triplets
+
+    fake = types.ModuleType("pyg_sgg.evaluation")
+    fake.SGGEvaluator = Ev
+    monkeypatch.setitem(sys.modules, "pyg_sgg.evaluation", fake)
+    ev = pipeline.build_evaluator(cfg, {"train_triplets": np.zeros((1, 3))})
+    assert ev.mode == "predcls" and ev.ks == (20, 50, 100) and ev.train_triplets.shape == (1, 3)
+    Ev.from_config = classmethod(lambda cls, cfg: "from_config")
+    assert pipeline.build_evaluator(cfg) == "from_config"
+
+
+def test_missing_dataset_files_name_the_key(tmp_path):
+    cfg = get_cfg()
+    cfg.merge_from_list(["DATASETS.VG.ROOT", str(tmp_path)])
+    with pytest.raises(FileNotFoundError, match="DATASETS.VG.H5_FILE"):
+        pipeline.build_vg_splits(cfg)
+
+
+def test_flatten_results_uses_evaluator_metrics():
+    from pyg_sgg.engine.trainer import flatten_results
+    raw = {"metrics": {"R@100": 0.5, "mR@100": np.float64(0.25)},
+           "per_predicate": {"on": {"R@100": 1.0}}, "counts": {"num_images": 3}}
+    assert flatten_results(raw) == {"R@100": 0.5, "mR@100": 0.25}
+    assert flatten_results({"a": {"b": 1}}) == {"a/b": 1.0}

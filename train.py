@@ -1,0 +1,41 @@
+#!/usr/bin/env python
+"""Train a scene graph model (or its detector) — detectron2-style flags.
+
+    python train.py --method ebm                          # SynthVG end to end
+    python train.py --config-file detectron_configs/motifs/predcls_hml.yaml
+    python train.py --task detector                       # only the detector
+    python train.py --method ce --resume                  # continue the last run
+    torchrun --nproc_per_node 2 train.py --method ce      # DDP (gloo on CPU, NCCL on GPU)
+"""
+import sys
+
+from pyg_sgg.config import ConfigError
+from pyg_sgg.engine import distributed as du
+from pyg_sgg.engine.defaults import default_argument_parser, fail, setup_cfg, setup_logging
+
+
+def main(args):
+    setup_logging()
+    try:
+        cfg = setup_cfg(args)
+    except (KeyError, ConfigError, FileNotFoundError) as e:
+        fail(str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e))
+    from pyg_sgg.engine import pipeline
+    try:
+        if args.task == "detector":
+            res = pipeline.train_detector(cfg, resume=args.resume)
+            if du.is_main_process() and res.get("metrics"):
+                print(pipeline.format_table(res["metrics"], "detector"))
+            return
+        pipeline.run_sgg(cfg, resume=args.resume, eval_only=args.eval_only)
+    except FileNotFoundError as e:  # missing dataset / weights: one line naming the path
+        fail(str(e))
+    except KeyboardInterrupt as e:  # SIGINT / SIGTERM: the trainer saved a checkpoint first
+        fail(f"interrupted: {e}" if str(e) else "interrupted", code=130)
+
+
+if __name__ == "__main__":
+    args = default_argument_parser().parse_args()
+    du.launch(main, args.num_gpus, num_machines=args.num_machines,
+              machine_rank=args.machine_rank, dist_url=args.dist_url, args=(args,))
+    sys.exit(0)
