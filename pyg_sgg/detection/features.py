@@ -1,0 +1,285 @@
+"""Detector features on scene graphs, and an on-disk cache for a frozen detector.
+
+:class:`FeatureCache` runs the detector once over a dataset split and stores, per image, the
+RoI features, union-box (pair) features, class logits (and optionally mask logits) as flat
+memory-mapped arrays delimited by pointer arrays. A cache entry is keyed by
+``(detector weights hash, dataset split fingerprint, mode)``: other weights or another split
+get another entry, and building an entry deletes the stale entries of the same split and mode
+(older weights). Entries are built in a temporary folder and renamed into place (atomic).
+
+:class:`DetectorFeatureDataset` wraps a scene-graph dataset and attaches the features as
+CONTRACTS.md fixes them: ``x [N, D]``, ``edge_index [2, N (N - 1)]`` (all ordered pairs,
+local, ``all_pairs`` order), ``edge_attr [E, D_pair]``, ``det_logits [N, C + 1]`` (and
+``mask_logits [N, K, 28, 28]`` when stored). In SGDet the nodes are the detections
+(``boxes``, ``labels``, ``det_scores``) and the ground truth is kept in ``gt_boxes``,
+``gt_labels``, ``gt_triplets`` and ``num_gt``.
+"""
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from pyg_sgg.data.scene_graph import SceneGraph, all_pairs
+from pyg_sgg.detection.base import ImageFeatures
+from pyg_sgg.paths import cache_dir
+
+MODES = ("predcls", "sgcls", "sgdet")
+_FORMAT_VERSION = 1
+
+
+def weights_hash(model: torch.nn.Module) -> str:
+    """16 hex digits of SHA-1 over the model's state dict (names, dtypes, shapes, bytes)."""
+    h = hashlib.sha1()
+    for name, t in sorted(model.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
+
+
+def split_fingerprint(dataset) -> str:
+    """16 hex digits identifying a dataset split: its class, ``split``, length, image ids,
+    image paths and GT boxes / labels."""
+    h = hashlib.sha1()
+    h.update(f"{type(dataset).__name__}|{getattr(dataset, 'split', '')}|{len(dataset)}".encode())
+    for i in range(len(dataset)):
+        g = dataset[i]
+        h.update(g.image_id.numpy().tobytes())
+        h.update(str(getattr(g, "image_path", "")).encode())
+        h.update(g.boxes.numpy().astype(np.float32).tobytes())
+        h.update(g.labels.numpy().astype(np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _cache_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"feature mode must be one of {MODES}, got {mode!r}")
+    return "det" if mode == "sgdet" else "gt"
+
+
+class FeatureCache:
+    """Detector outputs of every image of ``dataset``, computed once, memory-mapped.
+
+    Args:
+        detector: a :class:`~pyg_sgg.detection.base.Detector` with a ``model`` (weights
+            hashed for the key) — e.g. :class:`TorchvisionDetector`.
+        dataset: scene-graph dataset with ``load_image(i)``.
+        mode (str): ``"predcls"`` / ``"sgcls"`` (given GT boxes; one shared entry) or
+            ``"sgdet"`` (detections). (default: ``"predcls"``)
+        root (Path, optional): cache root. (default: ``cache_dir() / "features"``)
+        dtype: storage dtype of features and mask logits. (default: ``torch.float16``)
+        masks (bool): also store mask logits (large: ``K * 784`` values per object).
+            (default: ``False``)
+        progress (bool): tqdm bar while building. (default: ``True``)
+
+    ``cache[i]`` returns an :class:`ImageFeatures` whose feature tensors are in ``dtype``
+    (``class_logits`` float32), bit-identical to ``detector.extract`` (or ``detect``) of
+    that single image cast to ``dtype``.
+    """
+
+    def __init__(self, detector, dataset, mode: str = "predcls", root: Optional[Path] = None,
+                 dtype: torch.dtype = torch.float16, masks: bool = False,
+                 progress: bool = True):
+        self.detector, self.dataset = detector, dataset
+        self.mode, self.kind = mode, _cache_mode(mode)
+        self.dtype, self.masks, self.progress = dtype, bool(masks), progress
+        if self.masks and not getattr(detector, "masks", False):
+            raise ValueError("FeatureCache: masks=True needs a detector with mask logits on")
+        self.root = Path(root) if root is not None else cache_dir() / "features"
+        model = getattr(detector, "model", None)
+        if model is None:
+            raise ValueError("FeatureCache: the detector has no 'model' to hash")
+        cap = getattr(getattr(model, "roi_heads", None), "detections_per_img", "")
+        settings = f"{self.kind}|{dtype}|{self.masks}|{cap}|{_FORMAT_VERSION}"
+        self.weights = weights_hash(model)
+        self.split = split_fingerprint(dataset)
+        tag = hashlib.sha1(settings.encode()).hexdigest()[:8]
+        self.split_dir = self.root / f"{type(dataset).__name__}-{self.split}"
+        self.prefix = f"{self.kind}-{tag}-"
+        self.path = self.split_dir / f"{self.prefix}{self.weights}"
+        self._arrays: Optional[Dict[str, np.ndarray]] = None
+
+    # ----------------------------------------------------------------------------- building
+    @property
+    def exists(self) -> bool:
+        return (self.path / "meta.json").is_file()
+
+    def build(self, force: bool = False) -> "FeatureCache":
+        """Compute the entry if it is missing (or ``force``); drop stale entries."""
+        if self.exists and not force:
+            return self
+        self.split_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.split_dir / f".tmp-{self.prefix}{self.weights}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        files = {}
+        shapes: Dict[str, List[int]] = {}
+        dtypes: Dict[str, str] = {}
+        node_ptr, pair_ptr = [0], [0]
+        np_dtype = np.dtype(str(self.dtype).replace("torch.", ""))
+
+        def write(name: str, arr: np.ndarray, dt):
+            arr = np.ascontiguousarray(arr, dtype=dt)
+            if name not in files:
+                files[name] = open(tmp / f"{name}.bin", "wb")
+                shapes[name] = [0, *arr.shape[1:]]
+                dtypes[name] = np.dtype(dt).str
+            files[name].write(arr.tobytes())
+            shapes[name][0] += arr.shape[0]
+
+        it = range(len(self.dataset))
+        if self.progress:
+            from tqdm import tqdm
+            it = tqdm(it, desc=f"features {self.mode}", dynamic_ncols=True)
+        try:
+            for i in it:
+                f = self._fresh(i)
+                write("boxes", f.boxes.cpu().numpy(), np.float32)
+                write("labels", f.labels.cpu().numpy(), np.int64)
+                write("scores", f.scores.cpu().numpy(), np.float32)
+                write("roi_features", f.roi_features.to(self.dtype).cpu().numpy(), np_dtype)
+                write("pair_features", f.pair_features.to(self.dtype).cpu().numpy(), np_dtype)
+                write("class_logits", f.class_logits.float().cpu().numpy(), np.float32)
+                if self.masks:
+                    write("mask_logits", f.mask_logits.to(self.dtype).cpu().numpy(), np_dtype)
+                node_ptr.append(node_ptr[-1] + f.boxes.size(0))
+                pair_ptr.append(pair_ptr[-1] + f.pair_features.size(0))
+        finally:
+            for fh in files.values():
+                fh.close()
+        np.save(tmp / "node_ptr.npy", np.asarray(node_ptr, np.int64))
+        np.save(tmp / "pair_ptr.npy", np.asarray(pair_ptr, np.int64))
+        meta = {"version": _FORMAT_VERSION, "mode": self.kind, "weights": self.weights,
+                "split": self.split, "num_images": len(self.dataset),
+                "shapes": shapes, "dtypes": dtypes}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        os.replace(tmp, self.path)
+        for old in self.split_dir.glob(f"{self.kind}-*"):  # stale weights / settings
+            if old != self.path and old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+        self._arrays = None
+        return self
+
+    def _fresh(self, i: int) -> ImageFeatures:
+        img = self.dataset.load_image(i)
+        if self.kind == "det":
+            return self.detector.detect([img])[0]
+        g = self.dataset[i]
+        return self.detector.extract([img], [g.boxes], [g.labels])[0]
+
+    # ------------------------------------------------------------------------------ reading
+    def _load(self) -> Dict[str, np.ndarray]:
+        if self._arrays is None:
+            if not self.exists:
+                self.build()
+            meta = json.loads((self.path / "meta.json").read_text())
+            arrays = {"node_ptr": np.load(self.path / "node_ptr.npy"),
+                      "pair_ptr": np.load(self.path / "pair_ptr.npy")}
+            for name, shape in meta["shapes"].items():
+                if shape[0] == 0:
+                    arrays[name] = np.zeros(shape, dtype=meta["dtypes"][name])
+                else:
+                    arrays[name] = np.memmap(self.path / f"{name}.bin", mode="r",
+                                             dtype=meta["dtypes"][name], shape=tuple(shape))
+            self._arrays = arrays
+        return self._arrays
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> ImageFeatures:
+        a = self._load()
+        n0, n1 = int(a["node_ptr"][i]), int(a["node_ptr"][i + 1])
+        e0, e1 = int(a["pair_ptr"][i]), int(a["pair_ptr"][i + 1])
+        d = self.detector
+
+        def get(name, lo, hi, width):
+            if name not in a:  # nothing was written (every image empty)
+                return torch.zeros((0, *width), dtype=torch.float32)
+            return torch.from_numpy(np.array(a[name][lo:hi]))
+
+        nc = getattr(d, "num_classes", 0) + 1
+        feat = ImageFeatures(
+            boxes=get("boxes", n0, n1, (4,)), labels=get("labels", n0, n1, ()).long(),
+            scores=get("scores", n0, n1, ()),
+            roi_features=get("roi_features", n0, n1, (d.feature_dim,)).to(self.dtype),
+            pair_features=get("pair_features", e0, e1, (d.pair_feature_dim,)).to(self.dtype),
+            class_logits=get("class_logits", n0, n1, (nc,)),
+            mask_logits=None)
+        if self.masks:
+            k = getattr(d, "num_mask_classes", 0)
+            feat.mask_logits = get("mask_logits", n0, n1, (k, 28, 28)).to(self.dtype)
+        return feat
+
+    def __repr__(self) -> str:
+        return f"FeatureCache({self.mode!r}, path='{self.path}')"
+
+
+class DetectorFeatureDataset(torch.utils.data.Dataset):
+    """A scene-graph dataset with detector features attached (see module docstring).
+
+    Args:
+        dataset: scene-graph dataset (``ds[i] -> SceneGraph``, ``ds.load_image(i)``).
+        detector: a frozen :class:`~pyg_sgg.detection.base.Detector`.
+        mode (str): ``"predcls"``, ``"sgcls"`` or ``"sgdet"``. (default: ``"predcls"``)
+        cache (bool): read from a :class:`FeatureCache` (built on first use) instead of
+            running the detector per item. (default: ``True``)
+        masks (bool): attach ``mask_logits``. (default: ``False``)
+        **cache_kwargs: ``root``, ``dtype``, ``progress`` for the cache.
+    """
+
+    def __init__(self, dataset, detector, mode: str = "predcls", cache: bool = True,
+                 masks: bool = False, **cache_kwargs):
+        _cache_mode(mode)
+        self.dataset, self.detector, self.mode, self.masks = dataset, detector, mode, masks
+        self.cache = None
+        if cache:
+            self.cache = FeatureCache(detector, dataset, mode, masks=masks,
+                                      **cache_kwargs).build()
+        for name in ("object_classes", "predicate_classes", "split"):
+            if hasattr(dataset, name):
+                setattr(self, name, getattr(dataset, name))
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def features(self, i: int) -> ImageFeatures:
+        if self.cache is not None:
+            return self.cache[i]
+        img = self.dataset.load_image(i)
+        if self.mode == "sgdet":
+            return self.detector.detect([img])[0]
+        g = self.dataset[i]
+        return self.detector.extract([img], [g.boxes], [g.labels])[0]
+
+    def __getitem__(self, i: int) -> SceneGraph:
+        g = self.dataset[i]
+        f = self.features(i)
+        n = f.boxes.size(0)
+        pairs = all_pairs(torch.tensor([n]))
+        extra = {"mask_logits": f.mask_logits.float()} if (
+            self.masks and f.mask_logits is not None) else {}
+        if self.mode != "sgdet":
+            g.x = f.roi_features.float()
+            g.edge_index = pairs
+            g.edge_attr = f.pair_features.float()
+            g.det_logits = f.class_logits.float()
+            for k, v in extra.items():
+                g[k] = v
+            return g
+        kwargs = {k: g[k] for k in ("image_path",) if k in g}
+        return SceneGraph(
+            boxes=f.boxes.float(), labels=f.labels.long(),
+            image_size=tuple(g.image_size.view(-1).tolist()), image_id=int(g.image_id),
+            det_scores=f.scores.float(), x=f.roi_features.float(), edge_index=pairs,
+            edge_attr=f.pair_features.float(), det_logits=f.class_logits.float(),
+            gt_boxes=g.boxes, gt_labels=g.labels, gt_triplets=g.gt_triplets,
+            num_gt=torch.tensor([g.boxes.size(0)]), **extra, **kwargs)
