@@ -228,6 +228,7 @@ def run_sgg(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, flo
                       evaluator=parts["evaluator"], collate_fn=parts["collate_fn"],
                       batch_transform=model.prepare_batch,
                       extra_predictions=parts["extras"])
+    trainer.statistics = parts["statistics"]  # methods that need them (HML) read them here
     if eval_only:
         if not trainer.resume_or_load(resume) and not cfg.MODEL.WEIGHTS:
             raise FileNotFoundError(f"--eval-only needs MODEL.WEIGHTS, or --resume with a "

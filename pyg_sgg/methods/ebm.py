@@ -1,0 +1,375 @@
+"""Energy-based learning for SGG (Suhail et al., CVPR 2021) as a training method, ``ebm``.
+
+A graph energy model :class:`~pyg_sgg.nn.EnergyModel` scores (image graph, scene graph)
+pairs. Each iteration (METHODS.md §1.2-1.6):
+
+* positive graph: ground-truth objects, **annotated pairs only**, one-hot labels +
+  N(0, DATA_NOISE_STD); negative graph: the batch's objects and **every scored candidate
+  pair** with per-row min-max-normalised ``rel_logits`` (and ``obj_logits`` in SGCls/SGDet;
+  GT one-hot + noise in PredCls); both with image-graph nodes ``outputs.node_features``
+  and 9-d box geometry, image graph and scene graph sharing ``edge_index``;
+* the negative states are moved by :class:`~pyg_sgg.methods.sgld.SGLD` (edges only in
+  PredCls) along a differentiable path from the logits;
+* ``loss_energy = W * (mean(T E_pos) - mean(T E_neg))``,
+  ``loss_energy_reg = R * sum_b (E_pos,b^2 + E_neg,b^2)`` (summed, as coded), plus the task
+  loss :func:`~pyg_sgg.models.losses.sgg_task_loss`.
+
+The energy model has its own SGD optimiser and is training-only: inference is the base
+model alone (the authors' test script never calls it).
+
+Quirks of the authors' code (METHODS.md §1.9) and the switches (default first):
+
+* ``BASE_GRAD``: how the energy terms reach the base model.
+  ``"minimize"`` (default, intended: the energy is a learned loss the base model lowers):
+  the contrastive and L2 terms see detached inputs and train only the energy model; the
+  base model gets ``W * mean(E_neg)`` of its sampled graph through a frozen copy of the
+  energy model (one extra forward). ``"as_coded"``: one graph, so the base model receives
+  ``-E_neg`` (it is pushed to *raise* the energy of its predictions) plus the L2 term, and the
+  image features get ``E_pos - E_neg``. ``"detach"``: the base model gets no energy gradient.
+* ``NORM_EPS``: min-max re-normalisation divides by ``max(range, eps)``; ``0`` = authors (a
+  constant row gives NaN).
+* ``INPLACE_FEATURE_NOISE``: ``False`` (default) adds the data noise to copies of the image
+  features; ``True`` = authors: in place on ``outputs.node_features``, the tensor the task loss
+  used, once per side (twice in PredCls/SGCls).
+* ``SAMPLER.NOISE_STD`` / ``DATA_NOISE_STD`` are standard deviations with the authors' values
+  (their keys ``VAR`` / ``DATA_NOISE_VAR`` are used as stds); ``NOISE_AS_VARIANCE True`` reads
+  both numbers as variances instead (std = sqrt), what the authors' key names say.
+* Kept as coded, no switch: BatchNorm in the box-geometry embedding runs in train mode during
+  sampling; the noise is drawn before the gradient; no ``1/2`` factor on the step.
+
+SGDet: the positive graph is built from ``gt_boxes``/``gt_labels``/``gt_triplets``; its image
+features are ``batch.gt_x`` when present, else the features of the highest-IoU detection of
+the same image (zeros for an image without detections); the authors re-extract them.
+"""
+import math
+from typing import Dict, NamedTuple, Optional
+
+import torch
+from torch import Tensor
+import torch.nn.functional as F
+
+from ..models.losses import sgg_task_loss
+from ..models.sgdet_targets import _gt_fields, cross_pairs, pairwise_iou
+from ..nn.box_geometry import box_geometry
+from ..nn.energy_model import EnergyModel
+from .base import METHOD_REGISTRY, Method
+from .sgld import SGLD, min_max_normalize
+
+TASKS = ("predcls", "sgcls", "sgdet")
+BASE_GRAD_MODES = ("minimize", "as_coded", "detach")
+
+
+def add_ebm_config(cfg):
+    """Add ``cfg.EBM`` with commented defaults (in place; returns ``cfg``)."""
+    CN = type(cfg)
+    _C = cfg.EBM = CN()
+    # Energy model widths (authors: 512 / 128) and message-passing iterations.
+    _C.HIDDEN_DIM = 512
+    _C.POS_DIM = 128
+    _C.IMG_LAYERS = 3
+    _C.SG_LAYERS = 3
+    # EGNN weight of the node-to-node message (1 - ALPHA for edge-to-node).
+    _C.ALPHA = 0.5
+    # Softmax-normalised pooling gates (PyG AttentionalAggregation) instead of raw gates.
+    _C.SOFTMAX_POOLING = False
+    # Loss: W * (mean(T*E_pos) - mean(T*E_neg)) + R * sum(E_pos^2 + E_neg^2) + TASK * task.
+    _C.LOSS_WEIGHT = 1.0
+    _C.REG_WEIGHT = 1.0
+    _C.TASK_WEIGHT = 1.0
+    _C.TEMP = 1.0
+    # Std of the noise on the one-hot states and image features (authors' DATA_NOISE_VAR).
+    _C.DATA_NOISE_STD = 1e-4
+    # Read DATA_NOISE_STD and SAMPLER.NOISE_STD as variances (std = sqrt) - what the authors'
+    # key names say; False = what their code does.
+    _C.NOISE_AS_VARIANCE = False
+    # Energy gradient to the base model: "minimize" (the base model lowers the energy of its
+    # sampled graph; the contrastive loss trains the energy model only), "as_coded" (the
+    # authors' single graph: the base model receives -E_neg), "detach" (none).
+    _C.BASE_GRAD = "minimize"
+    # Floor of the min-max divisor; 0 = authors (NaN on a constant row).
+    _C.NORM_EPS = 1e-6
+    # Authors' quirk: add the image-feature noise in place to outputs.node_features.
+    _C.INPLACE_FEATURE_NOISE = False
+    # Widths (-1: inferred from the first batch): RoI features, C + 1, P + 1.
+    _C.IMG_DIM = -1
+    _C.NUM_OBJ_CLASSES = -1
+    _C.NUM_PREDICATES = -1
+    # SGLD sampler (authors' README run: SAMPLER.LR 1.0, ITERS 20, VAR 0.001, GRAD_CLIP 0.01).
+    _C.SAMPLER = CN()
+    _C.SAMPLER.STEP_SIZE = 1.0
+    _C.SAMPLER.NUM_STEPS = 20
+    _C.SAMPLER.NOISE_STD = 0.001
+    _C.SAMPLER.GRAD_CLIP = 0.01
+    # Energy-model optimiser: SGD; LR <= 0 = cfg.SOLVER.BASE_LR (authors: the same lr for both
+    # models); bias parameters get no weight decay. GRAD_NORM_CLIP: its gradient norm is
+    # clipped in after_backward (authors: 5.0, separately from the base model; 0 = only the
+    # trainer's per-optimiser SOLVER.CLIP_GRADIENTS).
+    _C.SOLVER = CN()
+    _C.SOLVER.LR = 0.0
+    _C.SOLVER.MOMENTUM = 0.9
+    _C.SOLVER.WEIGHT_DECAY = 1e-4
+    _C.SOLVER.GRAD_NORM_CLIP = 5.0
+    return cfg
+
+
+class _Graph(NamedTuple):
+    """One side (positive or negative) of the energy loss, batched over images."""
+    x_img: Tensor  # [N, D] image-graph node features
+    x_sg: Tensor  # [N, C+1] scene-graph node states
+    pos: Tensor  # [N, 9] box geometry
+    edge_index: Tensor  # [2, E] shared by the image graph and the scene graph
+    edge_attr: Tensor  # [E, P+1] scene-graph edge states
+    batch: Tensor  # [N]
+    num_graphs: int
+
+
+def _unique_pairs(edge_index: Tensor, label: Tensor, num_nodes: int):
+    """Keep the first occurrence of each (subject, object) pair (one predicate per pair)."""
+    if edge_index.size(1) == 0:
+        return edge_index, label
+    key = edge_index[0] * max(num_nodes, 1) + edge_index[1]
+    uniq, inverse = torch.unique(key, return_inverse=True)
+    pos = torch.arange(key.numel(), device=key.device)
+    first = torch.full((uniq.numel(),), key.numel(), device=key.device, dtype=torch.long)
+    first = first.scatter_reduce(0, inverse, pos, reduce="amin")
+    return edge_index[:, first], label[first]
+
+
+@METHOD_REGISTRY.register("ebm")
+class EBM(Method):
+    """Energy-based learning: task loss + contrastive-divergence energy loss (see module).
+
+    Args:
+        task: ``"predcls"``, ``"sgcls"`` or ``"sgdet"``.
+        energy_model: the :class:`~pyg_sgg.nn.EnergyModel` to train.
+        sampler: the :class:`~pyg_sgg.methods.sgld.SGLD` sampler.
+        Others: the ``cfg.EBM`` keys of the same names, lower case.
+    """
+
+    name = "ebm"
+
+    def __init__(self, *, task: str, energy_model: EnergyModel, sampler: SGLD,
+                 loss_weight: float = 1.0, reg_weight: float = 1.0, task_weight: float = 1.0,
+                 temperature: float = 1.0, data_noise_std: float = 1e-4,
+                 base_grad: str = "minimize", norm_eps: float = 1e-6,
+                 inplace_feature_noise: bool = False, lr: float = 0.01,
+                 momentum: float = 0.9, weight_decay: float = 1e-4,
+                 grad_norm_clip: float = 5.0):
+        if task not in TASKS:
+            raise ValueError(f"pyg_sgg/methods/ebm.py: task must be one of {TASKS}, "
+                             f"got {task!r}")
+        if base_grad not in BASE_GRAD_MODES:
+            raise ValueError(f"pyg_sgg/methods/ebm.py: EBM.BASE_GRAD must be one of "
+                             f"{BASE_GRAD_MODES}, got {base_grad!r}")
+        self.task = task
+        self.energy_model = energy_model
+        self.sampler = sampler
+        self.loss_weight = loss_weight
+        self.reg_weight = reg_weight
+        self.task_weight = task_weight
+        self.temperature = temperature
+        self.data_noise_std = data_noise_std
+        self.base_grad = base_grad
+        self.norm_eps = norm_eps
+        self.inplace_feature_noise = inplace_feature_noise
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.grad_norm_clip = grad_norm_clip
+        self.optimizer: Optional[torch.optim.Optimizer] = None
+        self.last_energies: Dict[str, float] = {}
+
+    @classmethod
+    def from_config(cls, cfg):
+        if "EBM" not in cfg:
+            add_ebm_config(cfg)
+        c = cfg.EBM
+        task = cfg.SGG.TASK if "SGG" in cfg and "TASK" in cfg.SGG else "predcls"
+        as_std = (lambda v: math.sqrt(v)) if c.NOISE_AS_VARIANCE else (lambda v: v)
+        energy_model = EnergyModel(
+            c.IMG_DIM, c.NUM_OBJ_CLASSES, c.NUM_PREDICATES, hidden_channels=c.HIDDEN_DIM,
+            pos_channels=c.POS_DIM, num_img_layers=c.IMG_LAYERS, num_sg_layers=c.SG_LAYERS,
+            alpha=c.ALPHA, softmax_pooling=c.SOFTMAX_POOLING)
+        sampler = SGLD(step_size=c.SAMPLER.STEP_SIZE, num_steps=c.SAMPLER.NUM_STEPS,
+                       noise_std=as_std(c.SAMPLER.NOISE_STD), grad_clip=c.SAMPLER.GRAD_CLIP,
+                       norm_eps=c.NORM_EPS)
+        lr = c.SOLVER.LR
+        if lr <= 0:
+            lr = cfg.SOLVER.BASE_LR if "SOLVER" in cfg and "BASE_LR" in cfg.SOLVER else 0.01
+        return cls(task=task.lower(), energy_model=energy_model, sampler=sampler,
+                   loss_weight=c.LOSS_WEIGHT, reg_weight=c.REG_WEIGHT,
+                   task_weight=c.TASK_WEIGHT, temperature=c.TEMP,
+                   data_noise_std=as_std(c.DATA_NOISE_STD), base_grad=c.BASE_GRAD,
+                   norm_eps=c.NORM_EPS, inplace_feature_noise=c.INPLACE_FEATURE_NOISE,
+                   lr=lr, momentum=c.SOLVER.MOMENTUM, weight_decay=c.SOLVER.WEIGHT_DECAY,
+                   grad_norm_clip=c.SOLVER.GRAD_NORM_CLIP)
+
+    # ----------------------------------------------------------------------------- hooks
+    def setup(self, model: torch.nn.Module, trainer) -> None:
+        param = next(iter(model.parameters()), None)
+        if param is not None:
+            self.energy_model.to(param.device)
+        self.optimizer = self.build_optimizer()
+        if trainer is not None:
+            trainer.add_optimizer("ebm", self.optimizer, list(self.energy_model.parameters()))
+
+    def build_optimizer(self) -> torch.optim.Optimizer:
+        """SGD over the energy model; no weight decay on biases (authors)."""
+        decay, no_decay = [], []
+        for name, p in self.energy_model.named_parameters():
+            (no_decay if name.endswith("bias") else decay).append(p)
+        return torch.optim.SGD([{"params": decay, "weight_decay": self.weight_decay},
+                                {"params": no_decay, "weight_decay": 0.0}],
+                               lr=self.lr, momentum=self.momentum)
+
+    def after_backward(self, model: torch.nn.Module) -> None:
+        dist = torch.distributed
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            # the energy model is not wrapped in DDP: average its gradients by hand
+            grads = [p.grad for p in self.energy_model.parameters() if p.grad is not None]
+            if grads:
+                flat = torch.cat([g.reshape(-1) for g in grads])
+                dist.all_reduce(flat)
+                flat /= dist.get_world_size()
+                offset = 0
+                for g in grads:
+                    g.copy_(flat[offset:offset + g.numel()].view_as(g))
+                    offset += g.numel()
+        if self.grad_norm_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.energy_model.parameters(), self.grad_norm_clip)
+
+    def modules(self) -> Dict[str, torch.nn.Module]:
+        return {"energy_model": self.energy_model}
+
+    # ----------------------------------------------------------------------------- graphs
+    def _noise(self, x: Tensor) -> Tensor:
+        return x + self.data_noise_std * torch.randn_like(x)
+
+    def _image_features(self, feats: Tensor) -> Tensor:
+        if self.inplace_feature_noise:  # authors: in place, on the shared tensor
+            feats.data.add_(self.data_noise_std * torch.randn_like(feats))
+            return feats
+        return self._noise(feats)
+
+    def positive_graph(self, batch, outputs) -> _Graph:
+        """Ground-truth objects and annotated pairs, one-hot + noise."""
+        feats = outputs.node_features
+        num_cls, num_pred = outputs.obj_logits.size(1), outputs.rel_logits.size(1)
+        B = int(batch.num_graphs)
+        if self.task == "sgdet":
+            gt_boxes, gt_labels, num_gt, triplets, tri_graph = _gt_fields(batch)
+            device = feats.device
+            num_gt = num_gt.to(device)
+            gt_batch = torch.repeat_interleave(torch.arange(B, device=device), num_gt)
+            gt_ptr = torch.cat([num_gt.new_zeros(1), num_gt.cumsum(0)])
+            shift = gt_ptr[tri_graph.to(device)]
+            edge_index = torch.stack([triplets[:, 0] + shift, triplets[:, 1] + shift])
+            rel_label = triplets[:, 2]
+            boxes, labels, node_batch = gt_boxes.to(device), gt_labels.to(device), gt_batch
+            if "gt_x" in batch:
+                x_img = self._noise(batch.gt_x)
+            else:
+                x_img = self._noise(self._matched_features(batch, feats, boxes, num_gt))
+        else:
+            for key in ("gt_rel_index", "gt_rel_label"):
+                if key not in batch:
+                    raise ValueError(f"pyg_sgg/methods/ebm.py: batch lacks field {key!r}")
+            edge_index, rel_label = batch.gt_rel_index, batch.gt_rel_label
+            boxes, labels, node_batch = batch.boxes, batch.labels, batch.batch
+            x_img = self._image_features(feats)
+        N = labels.numel()
+        edge_index, rel_label = _unique_pairs(edge_index.long(), rel_label.long(), N)
+        size = batch.image_size.reshape(-1, 2)[node_batch]
+        return _Graph(
+            x_img=x_img,
+            x_sg=self._noise(F.one_hot(labels.long(), num_cls).to(feats.dtype)),
+            pos=box_geometry(boxes, size).to(feats.dtype),
+            edge_index=edge_index,
+            edge_attr=self._noise(F.one_hot(rel_label, num_pred).to(feats.dtype)),
+            batch=node_batch, num_graphs=B)
+
+    @staticmethod
+    def _matched_features(batch, feats: Tensor, gt_boxes: Tensor, num_gt: Tensor) -> Tensor:
+        """Features of the highest-IoU detection of the same image for each GT box."""
+        counts = (batch.ptr[1:] - batch.ptr[:-1]).to(feats.device)
+        pairs = cross_pairs(num_gt, counts)  # (gt, det) within images
+        out = feats.new_zeros(gt_boxes.size(0), feats.size(1))
+        if pairs.size(1) == 0:
+            return out
+        iou = pairwise_iou(gt_boxes[pairs[0]], batch.boxes[pairs[1]].float())
+        best = iou.new_full((gt_boxes.size(0),), -1.0)
+        best = best.scatter_reduce(0, pairs[0], iou, reduce="amax")
+        hit = iou == best[pairs[0]]
+        out[pairs[0][hit]] = feats[pairs[1][hit]]  # ties: any of the best detections
+        return out
+
+    def negative_graph(self, batch, outputs, attach: bool = True) -> _Graph:
+        """Scored candidate pairs with min-max logits (the SGLD start); ``attach=False``
+        detaches everything from the base model."""
+        rel_logits, obj_logits = outputs.rel_logits, outputs.obj_logits
+        if self.task == "predcls":
+            x_sg = self._noise(F.one_hot(batch.labels.long(), obj_logits.size(1))
+                               .to(rel_logits.dtype))
+        else:
+            x_sg = min_max_normalize(obj_logits, self.norm_eps)
+        size = batch.image_size.reshape(-1, 2)[batch.batch]
+        g = _Graph(x_img=self._image_features(outputs.node_features), x_sg=x_sg,
+                   pos=box_geometry(batch.boxes, size).to(rel_logits.dtype),
+                   edge_index=batch.edge_index,
+                   edge_attr=min_max_normalize(rel_logits, self.norm_eps),
+                   batch=batch.batch, num_graphs=int(batch.num_graphs))
+        if not attach:
+            g = g._replace(x_img=g.x_img.detach(), x_sg=g.x_sg.detach(),
+                           edge_attr=g.edge_attr.detach())
+        return g
+
+    def energy(self, g: _Graph, model: Optional[torch.nn.Module] = None) -> Tensor:
+        """``[B]`` energies of one side."""
+        model = self.energy_model if model is None else model
+        return model(g.x_img, g.x_sg, g.pos, g.edge_index, g.edge_attr, g.batch,
+                     g.num_graphs)
+
+    def sample(self, g: _Graph) -> _Graph:
+        """Move the negative states by SGLD (edges only in PredCls)."""
+        def energy_fn(edge_attr: Tensor, x_sg: Optional[Tensor]) -> Tensor:
+            return self.energy(g._replace(edge_attr=edge_attr,
+                                          x_sg=g.x_sg if x_sg is None else x_sg))
+
+        move_nodes = self.task != "predcls"
+        edge_attr, x_sg = self.sampler.sample(energy_fn, g.edge_attr,
+                                              g.x_sg if move_nodes else None)
+        return g._replace(edge_attr=edge_attr, x_sg=g.x_sg if x_sg is None else x_sg)
+
+    # ----------------------------------------------------------------------------- loss
+    def loss(self, model: torch.nn.Module, batch, outputs) -> Dict[str, Tensor]:
+        if outputs.node_features is None:
+            raise ValueError("pyg_sgg/methods/ebm.py: outputs.node_features is None; the "
+                             "energy model's image graph needs the RoI features")
+        losses = {k: self.task_weight * v for k, v in sgg_task_loss(batch, outputs).items()}
+        self.energy_model.train()  # authors: train mode, also while sampling
+
+        positive = self.positive_graph(batch, outputs)
+        negative = self.sample(self.negative_graph(batch, outputs,
+                                                   attach=self.base_grad != "detach"))
+        if self.base_grad == "as_coded":
+            pos_in, neg_in = positive, negative
+        else:  # the contrastive and L2 terms train the energy model only
+            pos_in = positive._replace(x_img=positive.x_img.detach())
+            neg_in = negative._replace(x_img=negative.x_img.detach(),
+                                       x_sg=negative.x_sg.detach(),
+                                       edge_attr=negative.edge_attr.detach())
+        e_pos, e_neg = self.energy(pos_in), self.energy(neg_in)
+        T = self.temperature
+        losses["loss_energy"] = self.loss_weight * ((T * e_pos).mean() - (T * e_neg).mean())
+        losses["loss_energy_reg"] = self.reg_weight * (e_pos.pow(2).sum() + e_neg.pow(2).sum())
+        if self.base_grad == "minimize":
+            params = {k: v.detach() for k, v in self.energy_model.named_parameters()}
+            params.update(dict(self.energy_model.named_buffers()))
+            e_base = torch.func.functional_call(
+                self.energy_model, params,
+                (negative.x_img, negative.x_sg, negative.pos, negative.edge_index,
+                 negative.edge_attr, negative.batch, negative.num_graphs))
+            losses["loss_energy_base"] = self.loss_weight * (T * e_base).mean()
+        self.last_energies = {"energy_pos": float(e_pos.detach().mean()),
+                              "energy_neg": float(e_neg.detach().mean())}
+        return losses
