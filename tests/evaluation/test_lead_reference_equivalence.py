@@ -1,0 +1,92 @@
+"""The vectorised metrics equal the simple per-image reference on random prediction files."""
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from pyg_sgg.evaluation import evaluate_predictions, validate_predictions
+
+from .simple_reference import reference_metrics
+
+KS = (1, 3, 5)
+
+
+def random_file(seed: int, mode: str):
+    rng = np.random.default_rng(seed)
+    num_images, P, C = int(rng.integers(1, 6)), 3, 4
+    d = {k: [] for k in ("gt_boxes", "gt_labels", "gt_rels", "pred_boxes", "pred_labels",
+                         "pred_scores", "rel_pair_idx", "rel_scores")}
+    ptr = {k: [0] for k in ("gt_obj_ptr", "gt_rel_ptr", "pred_obj_ptr", "rel_ptr")}
+    for _ in range(num_images):
+        n = int(rng.integers(0, 5))
+        boxes = rng.integers(0, 30, size=(n, 2)).astype(np.float32)
+        boxes = np.concatenate([boxes, boxes + rng.integers(1, 20, size=(n, 2))], 1)
+        if n > 1 and rng.random() < 0.3:
+            boxes[1] = boxes[0]  # duplicate boxes
+        labels = rng.integers(1, C + 1, size=n)
+        m = int(rng.integers(0, 5)) if n > 1 else 0
+        rels = []
+        for _ in range(m):
+            s, o = rng.choice(n, 2, replace=False)
+            rels.append((s, o, int(rng.integers(1, P + 1))))
+        if rels and rng.random() < 0.3:
+            rels.append(rels[0])  # duplicate GT row
+        if mode == "sgdet":
+            k = int(rng.integers(0, 8))
+            src = rng.integers(0, max(n, 1), size=k) if n else np.zeros(k, int)
+            pboxes = (boxes[src] if n else rng.integers(0, 30, size=(k, 4)).astype(np.float32))
+            shift = rng.choice([0.0, 0.0, 2.0, 8.0], size=(k, 1)).astype(np.float32)
+            pboxes = pboxes + shift  # some IoUs stay >= 0.5, some drop below
+            plabels = (labels[src] if n else rng.integers(1, C + 1, size=k))
+            plabels = np.where(rng.random(k) < 0.2, rng.integers(1, C + 1, size=k), plabels)
+            pscores = rng.choice([0.5, 0.8, 1.0], size=k).astype(np.float32)
+        else:
+            k, pboxes, plabels = n, boxes, labels
+            pscores = (np.ones(n, np.float32) if mode == "predcls"
+                       else rng.choice([0.5, 0.8, 1.0], size=n).astype(np.float32))
+        pairs = [(s, o) for s in range(k) for o in range(k) if s != o]
+        if pairs:
+            keep = rng.random(len(pairs)) < 0.8
+            pairs = [p for p, f in zip(pairs, keep) if f]
+        scores = rng.choice([0.1, 0.2, 0.5], size=(len(pairs), P + 1)).astype(np.float32)
+        d["gt_boxes"] += list(boxes)
+        d["gt_labels"] += list(labels)
+        d["gt_rels"] += rels
+        d["pred_boxes"] += list(pboxes)
+        d["pred_labels"] += list(plabels)
+        d["pred_scores"] += list(pscores)
+        d["rel_pair_idx"] += pairs
+        d["rel_scores"] += list(scores)
+        for key, cnt in (("gt_obj_ptr", n), ("gt_rel_ptr", len(rels)), ("pred_obj_ptr", k),
+                         ("rel_ptr", len(pairs))):
+            ptr[key].append(ptr[key][-1] + cnt)
+    out = {"num_predicates": np.asarray(P)}
+    shapes = {"gt_boxes": (-1, 4), "pred_boxes": (-1, 4), "gt_rels": (-1, 3),
+              "rel_pair_idx": (-1, 2), "rel_scores": (-1, P + 1)}
+    for key, val in d.items():
+        arr = np.asarray(val)
+        out[key] = arr.reshape(shapes[key]) if key in shapes else arr.reshape(-1)
+    out.update({k: np.asarray(v) for k, v in ptr.items()})
+    trip = rng.integers(1, C + 1, size=(6, 3))
+    trip[:, 2] = rng.integers(1, P + 1, size=6)
+    out["train_triplets"] = trip
+    out["train_triplet_counts"] = rng.integers(1, 12, size=6)
+    if mode == "predcls" and rng.random() < 0.5:
+        for key in ("pred_obj_ptr", "pred_boxes", "pred_labels", "pred_scores"):
+            del out[key]
+    return out
+
+
+@settings(deadline=None, max_examples=200)
+@given(seed=st.integers(0, 10_000), mode=st.sampled_from(["predcls", "sgcls", "sgdet"]),
+       order=st.sampled_from(["score", "file"]))
+def test_vectorised_equals_reference(seed, mode, order):
+    raw = random_file(seed, mode)
+    data = validate_predictions(raw, mode)
+    got = evaluate_predictions(data, mode, ks=KS, order=order,
+                               fewshot_bins=((1, 5), (6, 11)))["metrics"]
+    want = reference_metrics(data, mode, ks=KS, order=order, bins=((1, 5), (6, 11)))
+    assert set(want) <= set(got)
+    for key, value in want.items():
+        if value is None:
+            assert got[key] is None, key
+        else:
+            assert got[key] is not None and abs(got[key] - value) < 1e-6, (key, got[key], value)
