@@ -55,6 +55,20 @@ def _rank_within_segments(seg: np.ndarray, ptr: np.ndarray, order: np.ndarray) -
     return rank
 
 
+def _order_by_segment_then_score(seg: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Stable order by segment ascending, then score descending (ties keep array order).
+
+    Non-negative float32 scores sort like their bit patterns, so one ``uint64`` key
+    ``(segment << 32) | ~bits`` replaces a two-key ``lexsort``.
+    """
+    score = np.asarray(score, dtype=np.float32) + np.float32(0)  # -0.0 → +0.0
+    if score.size and not (score.min() >= 0):  # negative or NaN scores: general path
+        return np.lexsort((-score, seg))
+    key = (seg.astype(np.uint64) << np.uint64(32)) | (
+        np.uint64(0xFFFFFFFF) - score.view(np.uint32).astype(np.uint64))
+    return np.argsort(key, kind="stable")
+
+
 class _Ranked:
     """Predicted triplets with their rank inside their image (only ranks < ``limit``)."""
 
@@ -109,38 +123,66 @@ def _graph_constrained(d, rel_img, rel_sub, rel_obj, order_mode: str):
     if order_mode == "file":
         rank = np.arange(rel_img.size) - d["rel_ptr"][rel_img]
     elif order_mode == "score":
-        order = np.lexsort((-triplet_score, rel_img))
+        order = _order_by_segment_then_score(rel_img, triplet_score)
         rank = _rank_within_segments(rel_img, d["rel_ptr"], order)
     else:
         raise ValueError(f"order must be 'score' or 'file', got {order_mode!r}")
     return pred.astype(np.int64), triplet_score, obj_prod, rank
 
 
-def _no_graph_constraint(d, rel_img, rel_sub, rel_obj, row_max, obj_prod,
+def _no_graph_constraint(d, rel_img, rel_sub, rel_obj, obj_prod,
                          chunk_rows: int = 200_000) -> _Ranked:
-    """The top :data:`NG_TOP` (pair, predicate) entries of each image, ranked."""
+    """The top :data:`NG_TOP` (pair, predicate) entries of each image, ranked.
+
+    Exact, but only entries that can reach the top are sorted: the ``NG_TOP``-th largest
+    of a subset of an image's entries (its rows' maxima, or its rows' ``T`` best) bounds the
+    image's ``NG_TOP``-th largest entry from below, so entries under it are dropped first.
+    """
     ptr = d["rel_ptr"]
     num_images = ptr.size - 1
+    scores = d["rel_scores"]
+    R, P = scores.shape[0], scores.shape[1] - 1
+    T = min(P, 4)
+
+    def entry_scores(start, stop):
+        return scores[start:stop, 1:].astype(np.float32) * obj_prod[start:stop, None]
+
+    # Lower bound per image: the NG_TOP-th largest row maximum where an image has at least
+    # NG_TOP rows; else the NG_TOP-th largest of its rows' T best entries (if enough).
+    row_max = np.empty(R, dtype=np.float32)
+    for start in range(0, R, chunk_rows):
+        stop = min(start + chunk_rows, R)
+        row_max[start:stop] = entry_scores(start, stop).max(1) if P else 0
     counts = np.diff(ptr)
-    # The NG_TOP-th largest row maximum bounds the NG_TOP-th largest entry from below.
-    order = np.lexsort((-row_max, rel_img))
     thresh = np.full(num_images, -np.inf, dtype=np.float32)
     big = counts >= NG_TOP
-    thresh[big] = row_max[order[ptr[:-1][big] + NG_TOP - 1]]
-    rows, preds, vals = [], [], []
-    scores = d["rel_scores"]
-    for start in range(0, scores.shape[0], chunk_rows):
-        stop = min(start + chunk_rows, scores.shape[0])
-        s = scores[start:stop, 1:].astype(np.float32) * obj_prod[start:stop, None]
+    if big.any():
+        order = _order_by_segment_then_score(rel_img, row_max)
+        thresh[big] = row_max[order[ptr[:-1][big] + NG_TOP - 1]]
+    mid = ~big & (counts * T >= NG_TOP)
+    if mid.any() and T > 1:
+        rows_mid = np.nonzero(mid[rel_img])[0]
+        s = entry_scores(0, R)[rows_mid] if R <= chunk_rows else np.concatenate(
+            [entry_scores(a, min(a + chunk_rows, R))[mid[rel_img[a:a + chunk_rows]]]
+             for a in range(0, R, chunk_rows)])
+        top = s if T == P else np.partition(s, P - T, axis=1)[:, P - T:]
+        vals, val_img = top.ravel(), np.repeat(rel_img[rows_mid], T)
+        val_ptr = np.concatenate([[0], np.cumsum(np.bincount(val_img, minlength=num_images))])
+        order = _order_by_segment_then_score(val_img, vals)
+        thresh[mid] = vals[order[val_ptr[:-1][mid] + NG_TOP - 1]]
+    rows, preds, kept = [], [], []
+    for start in range(0, R, chunk_rows):
+        stop = min(start + chunk_rows, R)
+        s = entry_scores(start, stop)
         r, p = np.nonzero(s >= thresh[rel_img[start:stop], None])
         rows.append(r + start)
         preds.append(p + 1)
-        vals.append(s[r, p])
+        kept.append(s[r, p])
     row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
     pred = np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)
-    val = np.concatenate(vals) if vals else np.zeros(0, dtype=np.float32)
+    val = np.concatenate(kept) if kept else np.zeros(0, dtype=np.float32)
     img = rel_img[row]
-    order = np.lexsort((pred, row, -val, img))
+    order = _order_by_segment_then_score(img, val)  # entries are in (row, pred) order
     entry_ptr = np.concatenate([[0], np.cumsum(np.bincount(img, minlength=num_images))])
     rank = _rank_within_segments(img, entry_ptr, order)
     keep = rank < NG_TOP
@@ -224,9 +266,7 @@ def evaluate_predictions(data: Dict[str, np.ndarray], mode: str,
     keep = rank < limit
     gc = _Ranked(rel_img[keep], rel_sub[keep], rel_obj[keep], pred[keep], rank[keep])
     first_gc = _first_hit_rank(d, gt, gc, iou_threshold)
-    row_max = (d["rel_scores"][:, 1:].max(1).astype(np.float32) * obj_prod
-               if d["rel_scores"].shape[0] else np.zeros(0, np.float32))
-    ng = _no_graph_constraint(d, rel_img, rel_sub, rel_obj, row_max, obj_prod)
+    ng = _no_graph_constraint(d, rel_img, rel_sub, rel_obj, obj_prod)
     first_ng = _first_hit_rank(d, gt, ng, iou_threshold)
 
     first_acc = None

@@ -90,3 +90,34 @@ def test_vectorised_equals_reference(seed, mode, order):
             assert got[key] is None, key
         else:
             assert got[key] is not None and abs(got[key] - value) < 1e-6, (key, got[key], value)
+
+
+def test_large_images_use_the_pruned_no_graph_constraint_path():
+    """Images with >= 100 pairs, 25-99 pairs and < 25 pairs (each pruning branch), P = 8."""
+    rng = np.random.default_rng(0)
+    P, C = 8, 5
+    sizes = [12, 7, 3, 11]  # 132, 42, 6, 110 ordered pairs
+    parts = {k: [] for k in ("gt_boxes", "gt_labels", "gt_rels", "rel_pair_idx", "rel_scores")}
+    ptr = {k: [0] for k in ("gt_obj_ptr", "gt_rel_ptr", "rel_ptr")}
+    for n in sizes:
+        xy = rng.integers(0, 40, size=(n, 2)).astype(np.float32)
+        parts["gt_boxes"].append(np.concatenate([xy, xy + rng.integers(2, 30, (n, 2))], 1))
+        parts["gt_labels"].append(rng.integers(1, C + 1, n))
+        rels = np.array([(s, (s + 1) % n, rng.integers(1, P + 1)) for s in range(n)])
+        parts["gt_rels"].append(rels)
+        pairs = np.array([(s, o) for s in range(n) for o in range(n) if s != o])
+        parts["rel_pair_idx"].append(pairs)
+        parts["rel_scores"].append(rng.choice([0.05, 0.1, 0.3, 0.6], (len(pairs), P + 1)))
+        for key, cnt in (("gt_obj_ptr", n), ("gt_rel_ptr", len(rels)), ("rel_ptr", len(pairs))):
+            ptr[key].append(ptr[key][-1] + cnt)
+    data = {k: np.concatenate(v) for k, v in parts.items()}
+    data.update({k: np.asarray(v) for k, v in ptr.items()}, num_predicates=np.asarray(P))
+    data = validate_predictions(data, "predcls")
+    ks = (5, 20, 100)
+    got = evaluate_predictions(data, "predcls", ks=ks)["metrics"]
+    want = reference_metrics(data, "predcls", ks=ks)
+    for key, value in want.items():
+        assert (got[key] is None) == (value is None), key
+        if value is not None:
+            assert abs(got[key] - value) < 1e-6, (key, got[key], value)
+    assert 0 < got["ng-R@20"] < got["ng-R@100"]  # the cut matters in this file

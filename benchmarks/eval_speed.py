@@ -1,0 +1,104 @@
+"""Evaluation speed on a 5,000-image VG-sized predictions file (issue 3's target: <= 1.5 s).
+
+Writes a synthetic file of VG150 size (150 classes, 50 predicates; PredCls ~12 objects and
+~115 scored pairs per image, SGDet ~20 detections and ~280 pairs), scores it with every
+metric at K = 20, 50, 100, and times the simple per-image reference of ``tests/`` on a
+subset in the same run (extrapolated linearly to the whole file).
+
+    python benchmarks/eval_speed.py [--images 5000] [--reference-images 100]
+"""
+import argparse
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pyg_sgg.evaluation import (evaluate_predictions, read_predictions,  # noqa: E402
+                                write_predictions)
+from tests.evaluation.simple_reference import reference_metrics  # noqa: E402
+
+
+def vg_sized_file(num_images, objects, pairs, mode, P=50, C=150, seed=0):
+    rng = np.random.default_rng(seed)
+    n_obj = rng.integers(objects - 4, objects + 5, num_images)
+    obj_ptr = np.concatenate([[0], np.cumsum(n_obj)])
+    N = int(obj_ptr[-1])
+    xy = rng.uniform(0, 500, (N, 2)).astype(np.float32)
+    boxes = np.concatenate([xy, xy + rng.uniform(20, 200, (N, 2)).astype(np.float32)], 1)
+    labels = rng.integers(1, C + 1, N)
+    n_rel = rng.integers(3, 10, num_images)
+    img = np.repeat(np.arange(num_images), n_rel)
+    sub = rng.integers(0, n_obj[img])
+    obj = (sub + 1 + rng.integers(0, n_obj[img] - 1)) % n_obj[img]
+    gt_rels = np.stack([sub, obj, rng.integers(1, P + 1, img.size)], 1)
+    n_pair = np.minimum(rng.integers(pairs - 20, pairs + 21, num_images), n_obj * (n_obj - 1))
+    pimg = np.repeat(np.arange(num_images), n_pair)
+    ps = rng.integers(0, n_obj[pimg])
+    po = (ps + 1 + rng.integers(0, n_obj[pimg] - 1)) % n_obj[pimg]
+    logits = rng.normal(size=(pimg.size, P + 1)).astype(np.float32)
+    scores = np.exp(logits)
+    scores /= scores.sum(1, keepdims=True)
+    data = {"num_predicates": np.asarray(P), "gt_obj_ptr": obj_ptr, "gt_boxes": boxes,
+            "gt_labels": labels, "gt_rel_ptr": np.concatenate([[0], np.cumsum(n_rel)]),
+            "gt_rels": gt_rels, "rel_ptr": np.concatenate([[0], np.cumsum(n_pair)]),
+            "rel_pair_idx": np.stack([ps, po], 1), "rel_scores": scores,
+            "train_triplets": np.stack([rng.integers(1, C + 1, 3000),
+                                        rng.integers(1, C + 1, 3000),
+                                        rng.integers(1, P + 1, 3000)], 1)}
+    if mode == "sgdet":
+        jitter = rng.normal(0, 5, boxes.shape).astype(np.float32)
+        data.update(pred_obj_ptr=obj_ptr, pred_boxes=boxes + jitter, pred_labels=labels,
+                    pred_scores=rng.uniform(0.3, 1, N).astype(np.float32))
+    return data
+
+
+def subset(data, n):
+    """The first ``n`` images of a file."""
+    out = dict(data)
+    for ptr_key, keys in (("gt_obj_ptr", ("gt_boxes", "gt_labels")),
+                          ("gt_rel_ptr", ("gt_rels",)), ("rel_ptr", ("rel_pair_idx", "rel_scores")),
+                          ("pred_obj_ptr", ("pred_boxes", "pred_labels", "pred_scores"))):
+        if ptr_key in data:
+            end = data[ptr_key][n]
+            out[ptr_key] = data[ptr_key][:n + 1]
+            for k in keys:
+                out[k] = data[k][:end]
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=5000)
+    parser.add_argument("--reference-images", type=int, default=100)
+    args = parser.parse_args()
+    print(f"{'mode':8} {'read s':>7} {'score s':>8} {'images/s':>9} {'peak MiB':>9} "
+          f"{'reference s (extrap.)':>22} {'speed-up':>9}")
+    for mode, objects, pairs in (("predcls", 12, 115), ("sgdet", 20, 280)):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_predictions(Path(tmp) / f"{mode}.npz",
+                                     vg_sized_file(args.images, objects, pairs, mode))
+            t = time.perf_counter()
+            data = read_predictions(path, mode)
+            t_read = time.perf_counter() - t
+        tracemalloc.start()
+        t = time.perf_counter()
+        evaluate_predictions(data, mode)
+        t_score = time.perf_counter() - t
+        peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
+        tracemalloc.stop()
+        small = subset(data, args.reference_images)
+        t = time.perf_counter()
+        reference_metrics(small, mode)
+        t_ref = (time.perf_counter() - t) * args.images / args.reference_images
+        print(f"{mode:8} {t_read:7.2f} {t_score:8.2f} {args.images / t_score:9.0f} "
+              f"{peak:9.0f} {t_ref:22.1f} {t_ref / t_score:8.0f}x")
+    print(f"(reference timed on the first {args.reference_images} images and extrapolated "
+          f"linearly to {args.images}; peak = tracemalloc peak during scoring)")
+
+
+if __name__ == "__main__":
+    main()
