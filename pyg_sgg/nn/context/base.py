@@ -39,3 +39,18 @@ class ContextOutput(NamedTuple):
     node_states: Tensor
     obj_logits: Tensor
     edge_states: Optional[Tensor] = None
+
+
+def register_class_embeddings(module: "torch.nn.Module", class_embeddings: Optional[Tensor],
+                              num_classes: int, embed_dim: int, file: str) -> None:
+    """Store initial class-name embeddings ``[num_classes, embed_dim]`` as the non-persistent
+    buffer ``module.class_embeddings`` (``None`` when not given); a wrong shape raises."""
+    import torch
+    if class_embeddings is None:
+        module.class_embeddings = None
+        return
+    class_embeddings = torch.as_tensor(class_embeddings, dtype=torch.float32)
+    if tuple(class_embeddings.shape) != (num_classes, embed_dim):
+        raise ValueError(f"{file}: class_embeddings has shape {tuple(class_embeddings.shape)}, "
+                         f"expected {(num_classes, embed_dim)}")
+    module.register_buffer("class_embeddings", class_embeddings, persistent=False)

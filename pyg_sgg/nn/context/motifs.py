@@ -8,7 +8,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch_geometric.typing import OptTensor
 from torch_geometric.utils import to_dense_batch
 
-from .base import CONTEXT_REGISTRY, ContextOutput
+from .base import CONTEXT_REGISTRY, ContextOutput, register_class_embeddings
 
 ORDERS = ("leftright", "confidence", "size", "random")
 ONEHOT_FILL = 1000.0  # PredCls logits: +1000 at the label, -1000 elsewhere (SGB to_onehot)
@@ -143,15 +143,7 @@ class MotifsContext(torch.nn.Module):
         self.num_obj_layers = num_obj_layers
         self.num_edge_layers = num_edge_layers
         self.pos_channels = pos_channels
-        if class_embeddings is not None:
-            class_embeddings = torch.as_tensor(class_embeddings, dtype=torch.float32)
-            if tuple(class_embeddings.shape) != (num_classes, embed_dim):
-                raise ValueError(f"{file}: class_embeddings has shape "
-                                 f"{tuple(class_embeddings.shape)}, expected "
-                                 f"{(num_classes, embed_dim)}")
-            self.register_buffer("class_embeddings", class_embeddings, persistent=False)
-        else:
-            self.class_embeddings = None
+        register_class_embeddings(self, class_embeddings, num_classes, embed_dim, file)
 
         H = hidden_channels
         obj_in = in_channels + embed_dim + pos_channels

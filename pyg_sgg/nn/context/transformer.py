@@ -6,7 +6,7 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 from torch_geometric.utils import to_dense_batch
 
-from .base import CONTEXT_REGISTRY, ContextOutput
+from .base import CONTEXT_REGISTRY, ContextOutput, register_class_embeddings
 
 
 @CONTEXT_REGISTRY.register("transformer")
@@ -64,15 +64,8 @@ class TransformerContext(torch.nn.Module):
         self.num_edge_layers = num_edge_layers
         self.heads = heads
         self.dropout = dropout
-        if class_embeddings is not None:
-            class_embeddings = torch.as_tensor(class_embeddings, dtype=torch.float32)
-            if tuple(class_embeddings.shape) != (num_classes, embed_dim):
-                raise ValueError(f"pyg_sgg/nn/context/transformer.py: class_embeddings has "
-                                 f"shape {tuple(class_embeddings.shape)}, expected "
-                                 f"{(num_classes, embed_dim)}")
-            self.register_buffer("class_embeddings", class_embeddings, persistent=False)
-        else:
-            self.class_embeddings = None
+        register_class_embeddings(self, class_embeddings, num_classes, embed_dim,
+                                  "pyg_sgg/nn/context/transformer.py")
 
         self.obj_embed = torch.nn.Embedding(num_classes, embed_dim)
         self.edge_embed = torch.nn.Embedding(num_classes, embed_dim)

@@ -7,7 +7,7 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 from torch_geometric.utils import to_dense_batch
 
-from .base import CONTEXT_REGISTRY, ContextOutput
+from .base import CONTEXT_REGISTRY, ContextOutput, register_class_embeddings
 from .motifs import ONEHOT_FILL, check_context_inputs, is_predcls
 from .spanning_tree import binary_tree, maximum_spanning_tree
 from .tree_lstm import BiTreeLSTM
@@ -93,15 +93,7 @@ class VCTreeContext(torch.nn.Module):
         self.dropout = dropout
         self.pos_channels = pos_channels
         self.score_channels = score_channels
-        if class_embeddings is not None:
-            class_embeddings = torch.as_tensor(class_embeddings, dtype=torch.float32)
-            if tuple(class_embeddings.shape) != (num_classes, embed_dim):
-                raise ValueError(f"{FILE}: class_embeddings has shape "
-                                 f"{tuple(class_embeddings.shape)}, expected "
-                                 f"{(num_classes, embed_dim)}")
-            self.register_buffer("class_embeddings", class_embeddings, persistent=False)
-        else:
-            self.class_embeddings = None
+        register_class_embeddings(self, class_embeddings, num_classes, embed_dim, FILE)
 
         H = hidden_channels
         obj_in = in_channels + embed_dim + pos_channels
