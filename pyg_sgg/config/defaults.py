@@ -56,6 +56,9 @@ _C.DATASETS.VG.NUM_VAL_IMAGES = 300
 # Training-split filters, as in Tang's VGDataset.
 _C.DATASETS.VG.FILTER_EMPTY_RELS = True
 _C.DATASETS.VG.FILTER_DUPLICATE_RELS = True
+# Drop training relations whose boxes do not intersect. As SGB (paths_catalog.py), it only
+# applies to SGDet with MODEL.SGG.REQUIRE_OVERLAP; PredCls / SGCls train on every relation
+# (filtering there removes every non-overlapping predicate, e.g. "above", from training).
 _C.DATASETS.VG.FILTER_NON_OVERLAP = True
 # Scale at which the h5 stores boxes (boxes_1024).
 _C.DATASETS.VG.BOX_SCALE = 1024

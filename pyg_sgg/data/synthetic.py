@@ -655,7 +655,8 @@ def generate(out_dir, num_images: int = 4000, seed: int = 0, cfg: Optional[Synth
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=len(jobs), desc="SynthVG", unit="img", file=sys.stderr, mininterval=1.0)
+        bar = tqdm(total=len(jobs), desc="SynthVG", unit="img", file=sys.stderr, mininterval=1.0,
+                   disable=None)  # None: no bar when stderr is not a terminal
     recs = []
     if workers <= 1:
         _init_worker(ctx)

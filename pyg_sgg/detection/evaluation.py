@@ -83,7 +83,7 @@ def evaluate_detector(model: JointMaskRCNN, dataset, *, dataset_type: str = "vg"
     it = range(0, n, batch_size)
     if progress:
         from tqdm import tqdm
-        it = tqdm(it, desc=f"eval {dataset_type}", dynamic_ncols=True)
+        it = tqdm(it, desc=f"eval {dataset_type}", dynamic_ncols=True, disable=None)
     for start in it:
         idx = list(range(start, min(n, start + batch_size)))
         graphs = [dataset[i] for i in idx]

@@ -136,7 +136,7 @@ class FeatureCache:
         it = range(len(self.dataset))
         if self.progress:
             from tqdm import tqdm
-            it = tqdm(it, desc=f"features {self.mode}", dynamic_ncols=True)
+            it = tqdm(it, desc=f"features {self.mode}", dynamic_ncols=True, disable=None)
         try:
             for i in it:
                 f = self._fresh(i)

@@ -195,7 +195,8 @@ def train_detector(model: JointMaskRCNN, vg_dataset, coco_dataset=None, *,
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=max_iter, initial=start_iter, desc="detector", dynamic_ncols=True)
+        bar = tqdm(total=max_iter, initial=start_iter, desc="detector", dynamic_ncols=True,
+                   disable=None)  # None: no bar when stderr is not a terminal
     t0 = time.perf_counter() - elapsed
     c0 = time.process_time() - cpu_time
     it = start_iter

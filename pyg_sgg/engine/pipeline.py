@@ -70,6 +70,9 @@ def build_vg_splits(cfg) -> Dict[str, Any]:
             raise FileNotFoundError(f"config key DATASETS.VG.{key}: {p} not found")
         paths[key] = p
     out = {}
+    # SGB: only SGDet with the overlap requirement filters non-overlapping train relations
+    filter_non_overlap = bool(vg.FILTER_NON_OVERLAP and cfg.SGG.TASK == "sgdet"
+                              and cfg.MODEL.SGG.REQUIRE_OVERLAP)
     for role, key in (("train", "TRAIN"), ("val", "VAL"), ("test", "TEST")):
         names = cfg.DATASETS[key]
         if len(names) == 0:
@@ -83,7 +86,7 @@ def build_vg_splits(cfg) -> Dict[str, Any]:
             image_dir=paths["IMAGE_DIR"], num_val_images=vg.NUM_VAL_IMAGES,
             filter_empty_rels=vg.FILTER_EMPTY_RELS,
             filter_duplicate_rels=vg.FILTER_DUPLICATE_RELS,
-            filter_non_overlap=vg.FILTER_NON_OVERLAP, box_scale=vg.BOX_SCALE,
+            filter_non_overlap=filter_non_overlap, box_scale=vg.BOX_SCALE,
             num_images=vg.NUM_IMAGES)
     return out
 

@@ -1,7 +1,9 @@
 """``evaluate.py --predictions FILE.npz``: score any codebase's predictions file."""
 import argparse
 import json
-from typing import Dict
+from typing import Dict, Optional
+
+import numpy as np
 
 from .interchange import read_predictions
 from .recall_plot import plot_per_predicate_recall
@@ -28,9 +30,25 @@ def add_predictions_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
                    help="training-count bins for fsR@K, e.g. 1-5,6-10,11-15")
     g.add_argument("--out", metavar="metrics.json", help="write the metrics as JSON")
     g.add_argument("--plot", metavar="out.png", help="per-predicate recall plot")
-    g.add_argument("--compare", metavar="metrics.json", nargs="*", default=[],
-                   help="other runs' metrics.json drawn beside this one in --plot")
+    g.add_argument("--compare", metavar="[NAME=]metrics.json", nargs="*", default=[],
+                   help="other runs' metrics.json (or a run's test_results.json) drawn beside "
+                        "this one in --plot, labelled NAME")
+    g.add_argument("--label", default=None, help="this run's label in --plot")
     return parser
+
+
+def _train_counts(data) -> Optional[Dict[str, int]]:
+    """Training relations per predicate name from the file's optional ``train_triplets``
+    (+ ``train_triplet_counts``) and ``predicate_names`` (``[P + 1]``, background first): the
+    plot's sort order. ``None`` when the file lacks them."""
+    names, triplets = data.get("predicate_names"), data.get("train_triplets")
+    if names is None or triplets is None:
+        return None
+    counts = data.get("train_triplet_counts")
+    weights = None if counts is None else np.asarray(counts, dtype=np.float64)
+    per = np.bincount(np.asarray(triplets)[:, 2].astype(np.int64), weights=weights,
+                      minlength=len(names))
+    return {str(names[k]): int(per[k]) for k in range(1, len(names))}
 
 
 def run_predictions(args) -> Dict[str, dict]:
@@ -43,9 +61,12 @@ def run_predictions(args) -> Dict[str, dict]:
     if args.out:
         write_metrics_json(results, args.out)
     if args.plot:
-        runs = {str(args.predictions): results}
+        runs = {args.label or str(args.predictions): results}
         for other in args.compare:
-            with open(other) as f:
-                runs[other] = json.load(f)
-        plot_per_predicate_recall(runs, args.plot, metric=f"R@{max(args.ks)}")
+            name, sep, path = other.partition("=")
+            path = path if sep else other
+            with open(path) as f:
+                runs[name if sep else other] = json.load(f)
+        plot_per_predicate_recall(runs, args.plot, metric=f"R@{max(args.ks)}",
+                                  train_counts=_train_counts(data))
     return results

@@ -102,12 +102,12 @@ def add_ebm_config(cfg):
     _C.SAMPLER.NUM_STEPS = 20
     _C.SAMPLER.NOISE_STD = 0.001
     _C.SAMPLER.GRAD_CLIP = 0.01
-    # Energy-model optimiser: SGD; LR <= 0 = cfg.SOLVER.BASE_LR (authors: the same lr for both
-    # models); bias parameters get no weight decay. GRAD_NORM_CLIP: its gradient norm is
-    # clipped in after_backward (authors: 5.0, separately from the base model; 0 = only the
-    # trainer's per-optimiser SOLVER.CLIP_GRADIENTS).
+    # Energy-model optimiser: SGD at LR (authors: the base model's SGD lr, SGB's 0.01; LR <= 0
+    # = cfg.SOLVER.BASE_LR); bias parameters get no weight decay. GRAD_NORM_CLIP: its gradient
+    # norm is clipped in after_backward (authors: 5.0, separately from the base model; 0 =
+    # only the trainer's per-optimiser SOLVER.CLIP_GRADIENTS).
     _C.SOLVER = CN()
-    _C.SOLVER.LR = 0.0
+    _C.SOLVER.LR = 0.01
     _C.SOLVER.MOMENTUM = 0.9
     _C.SOLVER.WEIGHT_DECAY = 1e-4
     _C.SOLVER.GRAD_NORM_CLIP = 5.0

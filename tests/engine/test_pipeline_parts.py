@@ -83,3 +83,20 @@ def test_flatten_results_uses_evaluator_metrics():
            "per_predicate": {"on": {"R@100": 1.0}}, "counts": {"num_images": 3}}
     assert flatten_results(raw) == {"R@100": 0.5, "mR@100": 0.25}
     assert flatten_results({"a": {"b": 1}}) == {"a/b": 1.0}
+
+
+@pytest.mark.parametrize("task,require_overlap,kept", [
+    ("predcls", True, [3, 4]), ("sgcls", True, [3, 4]), ("sgdet", False, [3, 4]),
+    ("sgdet", True, [4])])
+def test_non_overlap_filter_only_in_sgdet_as_sgb(tmp_path, task, require_overlap, kept):
+    from pyg_sgg.data.vg_writer import write_vg150
+    from tests.data.conftest import OBJ, PRED, vg_images, write_images
+    images = vg_images()
+    write_vg150(tmp_path, images, OBJ, PRED)
+    write_images(tmp_path / "images", images)
+    cfg = get_cfg()
+    cfg.merge_from_list(["DATASETS.VG.ROOT", str(tmp_path), "DATASETS.VG.NUM_VAL_IMAGES", "1",
+                         "SGG.TASK", task, "MODEL.SGG.REQUIRE_OVERLAP", str(require_overlap)])
+    train = pipeline.build_vg_splits(cfg)["train"]
+    # image 3 has a single, non-overlapping relation: SGB drops it only in SGDet training
+    assert train.image_ids.tolist() == kept

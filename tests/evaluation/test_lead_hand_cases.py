@@ -125,3 +125,24 @@ def test_command_line(tmp_path, capsys):
     assert res["metrics"]["fsR@50[1-5]"] is None
     assert all(0 <= v <= 1 for v in res["metrics"].values() if v is not None)
     assert (tmp_path / "r.png").stat().st_size > 1000
+
+
+def test_plot_sorts_by_training_counts_and_labels_runs(tmp_path, monkeypatch):
+    from pyg_sgg.evaluation import command_line
+    d = tiny()
+    d["predicate_names"] = np.array(["__background__", "on", "near", "has"])
+    d["train_triplets"] = np.array([[1, 2, 1], [1, 3, 3], [2, 3, 3]])
+    d["train_triplet_counts"] = np.array([7, 5, 4])
+    path = write_predictions(tmp_path / "p.npz", d, mode="predcls")
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"per_predicate": {"on": {"R@100": 1.0}}}))
+    seen = {}
+    monkeypatch.setattr(command_line, "plot_per_predicate_recall",
+                        lambda runs, out, metric, train_counts: seen.update(
+                            runs=list(runs), counts=train_counts))
+    args = add_predictions_args(argparse.ArgumentParser()).parse_args(
+        ["--predictions", str(path), "--plot", str(tmp_path / "r.png"), "--label", "HML",
+         "--compare", f"CE={other}"])
+    run_predictions(args)
+    assert seen["runs"] == ["HML", "CE"]
+    assert seen["counts"] == {"on": 7, "near": 0, "has": 9}

