@@ -36,7 +36,7 @@ def plot_per_predicate_recall(runs: Dict[str, Dict[str, dict]], path: Union[str,
     ax.set_xticklabels(names, rotation=75, ha="right", fontsize=8)
     ax.set_ylabel(f"{metric} (%)")
     ax.set_title(title or f"per-predicate {metric}, sorted by training frequency")
-    ax.legend()
+    ax.legend(loc="best", fontsize=8, framealpha=0.9)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

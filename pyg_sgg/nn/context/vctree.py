@@ -126,6 +126,13 @@ class VCTreeContext(torch.nn.Module):
             module.reset_parameters()
         self._last = None
 
+    def __getstate__(self):
+        # The last forward's pair scores (for aux_loss) belong to that forward's autograd
+        # graph, not to the module: copies and pickles (HML's frozen parent) leave them out.
+        state = self.__dict__.copy()
+        state["_last"] = None
+        return state
+
     def forward(self, x: Tensor, pos: Tensor, obj_dist: Tensor,
                 edge_index: OptTensor = None, batch: OptTensor = None,
                 obj_labels: OptTensor = None, edge_attr: OptTensor = None) -> ContextOutput:

@@ -138,3 +138,20 @@ def test_vctree_training_smoke():
         aux.append(loss_aux.item())
     assert losses[-1] < 0.5 * losses[0]
     assert aux[-1] < aux[0]
+
+
+def test_vctree_deepcopy_after_training_forward():
+    # HML freezes a deep copy of the model right after a training step
+    import copy
+    model = _model()
+    x, pos, dist = _nodes(6, seed=2)
+    batch = torch.tensor([0] * 4 + [1] * 2)
+    out = model(x, pos, dist, None, batch, obj_labels=torch.randint(1, 5, (6,)))
+    out.node_states.sum().backward()
+    clone = copy.deepcopy(model)
+    assert clone._last is None and model._last is not None
+    for a, b in zip(model.parameters(), clone.parameters()):
+        assert torch.equal(a, b) and a is not b
+    model.eval(), clone.eval()
+    assert torch.equal(model(x, pos, dist, None, batch).node_states,
+                       clone(x, pos, dist, None, batch).node_states)
