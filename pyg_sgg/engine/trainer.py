@@ -517,6 +517,10 @@ class Trainer:
                 rec["time"] = (time.perf_counter() - t0) / max(1, self.iter - n0)
                 rec["stage"] = stage.name
                 bar.set_postfix(loss=f"{rec['total_loss']:.4f}", lr=f"{rec['lr']:.2e}")
+                if bar.disable and self.is_main:  # no progress bar (not a terminal): a line
+                    logger.info("%s iter %d/%d  loss %.4f  lr %.2e  %.3f s/iter", stage.name,
+                                self.stage_iter, stage.max_iter, rec["total_loss"], rec["lr"],
+                                rec["time"])
                 self.log({k: v for k, v in rec.items() if k != "stage"})
                 t0, n0 = time.perf_counter(), self.iter
             period = cfg.TEST.EVAL_PERIOD
