@@ -15,20 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-
-def training_counts(npz_path: Path) -> dict:
-    """Predicate name -> training relations, from a predictions file's optional keys."""
-    d = np.load(npz_path)
-    names = [str(n) for n in d["predicate_names"]]
-    weights = d["train_triplet_counts"] if "train_triplet_counts" in d else None
-    per = np.bincount(d["train_triplets"][:, 2].astype(np.int64), weights=weights,
-                      minlength=len(names))
-    return {names[k]: int(per[k]) for k in range(1, len(names))}
+from pyg_sgg.evaluation import predicate_training_counts
 
 
 def head_tail(run: Path, num_head: int, metric: str):
     per = json.loads((run / "test_results.json").read_text())["per_predicate"]
-    counts = training_counts(run / "predictions_test.npz")
+    counts = predicate_training_counts(np.load(run / "predictions_test.npz")) or {}
     order = sorted(per, key=lambda n: -counts.get(n, 0))
     head, tail = order[:num_head], order[num_head:]
 

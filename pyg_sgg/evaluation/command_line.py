@@ -1,12 +1,10 @@
 """``evaluate.py --predictions FILE.npz``: score any codebase's predictions file."""
 import argparse
 import json
-from typing import Dict, Optional
-
-import numpy as np
+from typing import Dict
 
 from .interchange import read_predictions
-from .recall_plot import plot_per_predicate_recall
+from .recall_plot import plot_per_predicate_recall, predicate_training_counts
 from .sgg_metrics import DEFAULT_KS, evaluate_predictions
 from .tables import format_results, write_metrics_json
 
@@ -37,20 +35,6 @@ def add_predictions_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     return parser
 
 
-def _train_counts(data) -> Optional[Dict[str, int]]:
-    """Training relations per predicate name from the file's optional ``train_triplets``
-    (+ ``train_triplet_counts``) and ``predicate_names`` (``[P + 1]``, background first): the
-    plot's sort order. ``None`` when the file lacks them."""
-    names, triplets = data.get("predicate_names"), data.get("train_triplets")
-    if names is None or triplets is None:
-        return None
-    counts = data.get("train_triplet_counts")
-    weights = None if counts is None else np.asarray(counts, dtype=np.float64)
-    per = np.bincount(np.asarray(triplets)[:, 2].astype(np.int64), weights=weights,
-                      minlength=len(names))
-    return {str(names[k]): int(per[k]) for k in range(1, len(names))}
-
-
 def run_predictions(args) -> Dict[str, dict]:
     data = read_predictions(args.predictions, args.mode)
     kwargs = {}
@@ -68,5 +52,5 @@ def run_predictions(args) -> Dict[str, dict]:
             with open(path) as f:
                 runs[name if sep else other] = json.load(f)
         plot_per_predicate_recall(runs, args.plot, metric=f"R@{max(args.ks)}",
-                                  train_counts=_train_counts(data))
+                                  train_counts=predicate_training_counts(data))
     return results

@@ -5,6 +5,21 @@ from typing import Dict, Optional, Sequence, Union
 import numpy as np
 
 
+def predicate_training_counts(data) -> Optional[Dict[str, int]]:
+    """Training relations per predicate name from a predictions file's optional
+    ``train_triplets`` (+ ``train_triplet_counts``) and ``predicate_names`` (``[P + 1]``,
+    background first); ``None`` when it lacks them. ``data``: any mapping of arrays (the
+    dict of :func:`~pyg_sgg.evaluation.read_predictions`, an ``np.load`` file)."""
+    names, triplets = data.get("predicate_names"), data.get("train_triplets")
+    if names is None or triplets is None:
+        return None
+    counts = data.get("train_triplet_counts")
+    weights = None if counts is None else np.asarray(counts, dtype=np.float64)
+    per = np.bincount(np.asarray(triplets)[:, 2].astype(np.int64), weights=weights,
+                      minlength=len(names))
+    return {str(names[k]): int(per[k]) for k in range(1, len(names))}
+
+
 def plot_per_predicate_recall(runs: Dict[str, Dict[str, dict]], path: Union[str, Path],
                               metric: str = "R@100",
                               train_counts: Optional[Dict[str, int]] = None,
