@@ -70,6 +70,9 @@ def main():
                    help="an extra row per (encoder, task, method) with these config "
                         "overrides; repeatable (without it: one row, no overrides)")
     p.add_argument("--runs-dir", help="keep the runs here and skip the finished ones")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep each finished run's *.pth files (by default only the metrics, "
+                        "predictions and config stay: a grid of runs otherwise fills the disk)")
     p.add_argument("--out", help="also write the table to this Markdown file")
     p.add_argument("--json", help="also write every run's metrics to this JSON file")
     args = p.parse_args()
@@ -100,6 +103,9 @@ def main():
                             if done.returncode:
                                 sys.exit(f"run {tag} failed:\n{done.stderr[-3000:]}")
                             (out / "seconds.txt").write_text(f"{time.time() - t:.1f}\n")
+                            if not args.keep_checkpoints:
+                                for checkpoint in out.glob("*.pth"):
+                                    checkpoint.unlink()
                         metrics = json.loads(result.read_text())["metrics"]
                         seconds_file = out / "seconds.txt"
                         if seconds_file.is_file():
