@@ -65,7 +65,8 @@ def add_ebm_config(cfg):
     _C = cfg.EBM = CN()
     # Energy model widths and message-passing iterations. Authors: HIDDEN_DIM 512 on 4096-d
     # X-101 RoI features (detectron_configs/datasets/VG150.yaml sets it); 128 suits the
-    # 256-d features of the small SynthVG detector and keeps an EBM step ~5x a CE step on CPU.
+    # 256-d features of the small SynthVG detector (an EBM step is then ~7x a CE step on CPU:
+    # benchmarks/ebm_cost.py).
     _C.HIDDEN_DIM = 128
     _C.POS_DIM = 128
     _C.IMG_LAYERS = 3
