@@ -47,10 +47,9 @@ def run_predictions(args) -> Dict[str, dict]:
     if args.plot:
         runs = {args.label or str(args.predictions): results}
         for other in args.compare:
-            name, sep, path = other.partition("=")
-            path = path if sep else other
+            name, _, path = other.rpartition("=")  # "NAME=file" or "file"
             with open(path) as f:
-                runs[name if sep else other] = json.load(f)
+                runs[name or path] = json.load(f)
         plot_per_predicate_recall(runs, args.plot, metric=f"R@{max(args.ks)}",
                                   train_counts=predicate_training_counts(data))
     return results
