@@ -204,13 +204,22 @@ class Trainer:
             m.to(self.device)
 
     def _average_outside_gradients(self) -> None:
+        """Average, over processes, the gradients of the parameters outside the DDP module
+        (method modules such as EBM's energy model) in one all-reduce. The trainer is the
+        only owner of this averaging: methods never all-reduce gradients themselves."""
         if self.world_size == 1 or not self._outside_params:
             return
         for p in self._outside_params:
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
-            torch.distributed.all_reduce(p.grad)
-            p.grad /= self.world_size
+        grads = [p.grad for p in self._outside_params]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        torch.distributed.all_reduce(flat)
+        flat /= self.world_size
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset:offset + g.numel()].view_as(g))
+            offset += g.numel()
 
     # -- optimisers ---------------------------------------------------------------------
     def add_optimizer(self, name: str, optimizer: Optional[torch.optim.Optimizer] = None,

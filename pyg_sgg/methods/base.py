@@ -40,7 +40,9 @@ class Method:
 
     Subclasses override :meth:`loss` and any hook they need. Extra trainable modules go in
     :meth:`modules` (checkpointed by the trainer); extra optimisers are registered with
-    ``trainer.add_optimizer(name, optimizer, params)`` in :meth:`setup`.
+    ``trainer.add_optimizer(name, optimizer, params)`` in :meth:`setup`. Under DDP the
+    trainer averages the gradients of those parameters over processes before
+    :meth:`after_backward`; a method never all-reduces gradients itself.
     """
 
     name = "base"

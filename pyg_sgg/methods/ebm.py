@@ -226,18 +226,8 @@ class EBM(Method):
                                lr=self.lr, momentum=self.momentum)
 
     def after_backward(self, model: torch.nn.Module) -> None:
-        dist = torch.distributed
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            # the energy model is not wrapped in DDP: average its gradients by hand
-            grads = [p.grad for p in self.energy_model.parameters() if p.grad is not None]
-            if grads:
-                flat = torch.cat([g.reshape(-1) for g in grads])
-                dist.all_reduce(flat)
-                flat /= dist.get_world_size()
-                offset = 0
-                for g in grads:
-                    g.copy_(flat[offset:offset + g.numel()].view_as(g))
-                    offset += g.numel()
+        # Under DDP the trainer has already averaged the energy model's gradients (it owns
+        # the averaging of every optimiser's parameters outside the DDP module).
         if self.grad_norm_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.energy_model.parameters(), self.grad_norm_clip)
 
