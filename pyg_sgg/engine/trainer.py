@@ -27,9 +27,9 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from ..evaluation.interchange import concat_predictions
 from . import distributed as du
 from .checkpoint import Checkpointer, atomic_write_text, get_rng_state, set_rng_state
-from .predictions import merge_predictions, to_numpy
 from .samplers import InferenceSampler, TrainingSampler
 from .solver import build_lr_scheduler, build_optimizer, clip_gradients
 
@@ -70,6 +70,12 @@ def flatten_results(results: Dict[str, Any], prefix: str = "") -> Dict[str, floa
     return out
 
 
+def _to_numpy(d: Dict[str, Any]) -> Dict[str, Any]:
+    """Tensors of ``d`` as numpy arrays (CPU), other values unchanged."""
+    return {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v)
+            for k, v in d.items()}
+
+
 def _device(cfg) -> torch.device:
     if cfg.MODEL.DEVICE:
         dev = torch.device(cfg.MODEL.DEVICE)
@@ -104,13 +110,14 @@ def inference_on_dataset(model: torch.nn.Module, dataset, cfg, collate_fn=None,
         for batch in loader:
             batch = batch.to(device)
             with torch.autocast(device.type, dtype, enabled=amp):
-                chunks.append(to_numpy(model.predict(batch)))
+                chunks.append(_to_numpy(model.predict(batch)))
     finally:
         model.train(was_training)
     gathered = du.all_gather_object(chunks)
     if rank != 0:
         return {}
-    return merge_predictions([c for rank_chunks in gathered for c in rank_chunks])
+    chunks = [c for rank_chunks in gathered for c in rank_chunks if c]
+    return concat_predictions(chunks) if chunks else {}
 
 
 class Trainer:

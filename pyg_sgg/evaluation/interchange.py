@@ -28,6 +28,7 @@ key                         shape         meaning
 
 In PredCls the ``pred_*`` arrays may be absent: the GT boxes and labels with score 1 are used.
 """
+import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional, Union
 
@@ -144,9 +145,29 @@ def read_predictions(path: Union[str, Path], mode: str = "predcls") -> Dict[str,
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: predictions file not found")
-    with np.load(path, allow_pickle=False) as f:
-        data = {k: f[k] for k in f.files}
-    return validate_predictions(data, mode, source=str(path))
+    return validate_predictions(_read_npz(path), mode, source=str(path))
+
+
+def _read_npz(path: Path) -> Dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file; anything else raises one line naming the file."""
+    def bad(reason: str):
+        return PredictionsFormatError(f"{path}: not a predictions .npz ({reason})")
+
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if not magic:
+        raise bad("the file is empty")
+    if magic[:2] != b"PK":
+        kind = "a .npy array" if magic == b"\x93NUM" else "not a zip archive"
+        raise bad(kind)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except ValueError:  # an object array: the interchange format holds plain arrays only
+        raise bad("an array needs pickle (object dtype)") from None
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as e:
+        raise bad(f"truncated or corrupt archive: {e}" if str(e) else
+                  "truncated or corrupt archive") from None
 
 
 def write_predictions(path: Union[str, Path], data: Dict[str, np.ndarray],

@@ -6,30 +6,7 @@ import pytest
 
 from pyg_sgg.config import get_cfg
 from pyg_sgg.engine import pipeline
-from pyg_sgg.engine.predictions import merge_predictions
 from pyg_sgg.engine.samplers import InferenceSampler, TrainingSampler
-
-
-def _chunk(n_obj, n_rel, first_id):
-    B = len(n_obj)
-    ptr = np.concatenate([[0], np.cumsum(n_obj)])
-    rptr = np.concatenate([[0], np.cumsum(n_rel)])
-    return {"num_predicates": np.asarray(4), "gt_obj_ptr": ptr, "pred_obj_ptr": ptr,
-            "gt_labels": np.arange(ptr[-1]), "pred_scores": np.ones(ptr[-1]),
-            "gt_rel_ptr": rptr, "gt_rels": np.zeros((rptr[-1], 3), np.int64),
-            "rel_ptr": rptr, "rel_pair_idx": np.zeros((rptr[-1], 2), np.int64),
-            "rel_scores": np.zeros((rptr[-1], 5)), "image_ids": np.arange(B) + first_id,
-            "train_triplets": np.ones((2, 3))}
-
-
-def test_merge_predictions_shifts_pointers():
-    m = merge_predictions([_chunk([2, 3], [1, 0], 0), _chunk([0], [0], 2),
-                           _chunk([4], [2], 3)])
-    assert m["gt_obj_ptr"].tolist() == [0, 2, 5, 5, 9]
-    assert m["rel_ptr"].tolist() == [0, 1, 1, 1, 3] == m["gt_rel_ptr"].tolist()
-    assert m["gt_labels"].shape == (9,) and m["rel_scores"].shape == (3, 5)
-    assert m["image_ids"].tolist() == [0, 1, 2, 3]
-    assert m["train_triplets"].shape == (2, 3) and int(m["num_predicates"]) == 4
 
 
 @pytest.mark.parametrize("world", [2, 3])
