@@ -58,7 +58,7 @@ def main(argv=None):
 
     from pyg_sgg.config import get_cfg
     from pyg_sgg.data.vg import VGDataset
-    from pyg_sgg.detection.config import build_detector_model
+    from pyg_sgg.detection.build import build_detector_model
     from pyg_sgg.detection.features import DetectorFeatureDataset
     from pyg_sgg.detection.torchvision_backend import TorchvisionDetector
 

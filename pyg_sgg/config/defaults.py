@@ -199,8 +199,8 @@ _C.CUDNN_BENCHMARK = False
 EXTENSIONS = (
     ("pyg_sgg.models.config", "add_sgg_model_config"),
     ("pyg_sgg.detection.config", "add_detector_config"),
-    ("pyg_sgg.methods.ebm", "add_ebm_config"),
-    ("pyg_sgg.methods.hml", "add_hml_config"),
+    ("pyg_sgg.methods.ebm_config", "add_ebm_config"),
+    ("pyg_sgg.methods.hml_config", "add_hml_config"),
 )
 
 

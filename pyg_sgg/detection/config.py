@@ -1,4 +1,4 @@
-"""Detector config keys and the config -> detector builders.
+"""Detector config keys (no torch import: a config is built and checked in milliseconds).
 
 Keys follow detectron2's names where they exist (``MODEL.MASK_ON``, ``MODEL.RPN.*``,
 ``MODEL.ROI_HEADS.*``, ``MODEL.ROI_BOX_HEAD.*``, ``MODEL.ROI_MASK_HEAD.*``,
@@ -7,28 +7,19 @@ schedule and cache settings live under ``DETECTOR.*``. Image sizes are the globa
 ``INPUT.*`` keys (0 = keep the native size). Datasets are the global ``DATASETS.VG`` /
 ``DATASETS.COCO`` / ``DATASETS.SYNTHETIC`` keys.
 
-Entry points::
-
-    add_detector_config(cfg)                       # adds the keys (get_cfg() calls it)
-    train_detector_from_config(cfg, resume=False)  # train (+ evaluate), returns a dict
-    build_detector_from_config(cfg)                # frozen TorchvisionDetector (trains and
-                                                   # caches one when DETECTOR.WEIGHTS is "")
+The builders are in :mod:`pyg_sgg.detection.build`, the detector cache key in
+:mod:`pyg_sgg.detection.cache_key`.
 """
-import hashlib
-import json
-import logging
-from pathlib import Path
-from typing import Dict, Optional, Tuple
+__all__ = ["add_detector_config", "DETECTOR_MODEL_NODES", "BACKENDS"]
 
-import torch
-
-from pyg_sgg.paths import cache_dir
-
-logger = logging.getLogger(__name__)
-
-_DETECTOR_MODEL_NODES = ("MASK_ON", "BACKBONE", "FPN", "RESNETS", "PIXEL_MEAN", "PIXEL_STD",
-                         "ANCHOR_GENERATOR", "RPN", "ROI_HEADS", "ROI_BOX_HEAD",
-                         "ROI_MASK_HEAD")
+#: The ``cfg.MODEL`` nodes that shape the detector (they key its cache).
+DETECTOR_MODEL_NODES = ("MASK_ON", "BACKBONE", "FPN", "RESNETS", "PIXEL_MEAN", "PIXEL_STD",
+                        "ANCHOR_GENERATOR", "RPN", "ROI_HEADS", "ROI_BOX_HEAD",
+                        "ROI_MASK_HEAD")
+#: ``DETECTOR.NAME`` choices.
+BACKENDS = ("torchvision", "detectron2")
+#: ``MODEL.BACKBONE.NAME`` choices.
+BACKBONES = ("small_conv_fpn", "resnet_fpn")
 
 
 def _node(cfg, name):
@@ -155,242 +146,3 @@ def add_detector_config(cfg):
     # Stop (and save) after this many seconds of training; 0 = no limit.
     d.SOLVER.MAX_TIME_S = 0.0
     return cfg
-
-
-# ----------------------------------------------------------------------------- datasets
-def _vg_root(cfg) -> Path:
-    root = cfg.DATASETS.VG.ROOT if "DATASETS" in cfg else ""
-    if root:
-        return Path(root)
-    from pyg_sgg.data.synthetic import ensure_dataset
-    syn = cfg.DATASETS.SYNTHETIC if "DATASETS" in cfg else None
-    return ensure_dataset(num_images=syn.NUM_IMAGES if syn else 4000,
-                          seed=syn.SEED if syn else 0)
-
-
-def build_detector_datasets(cfg, splits=("vg_train", "vg_test", "coco_train", "coco_val")
-                            ) -> Dict[str, object]:
-    """The detector's datasets: VG ``train`` (all train images: no validation hold-out, no
-    relation filters) and ``test``; COCO ``train`` / ``val`` (only when MODEL.MASK_ON)."""
-    from pyg_sgg.data.vg import VGDataset
-    vg = cfg.DATASETS.VG
-    root = _vg_root(cfg)
-    out = {}
-
-    def p(base, name):
-        return str(Path(base) / name)
-
-    for s in splits:
-        if s.startswith("vg_"):
-            out[s] = VGDataset(root, s[3:], h5_file=p(root, vg.H5_FILE),
-                               dicts_file=p(root, vg.DICTS_FILE),
-                               image_data_file=p(root, vg.IMAGE_DATA_FILE),
-                               image_dir=p(root, vg.IMAGE_DIR), num_val_images=0,
-                               filter_empty_rels=False, filter_duplicate_rels=False,
-                               filter_non_overlap=False, box_scale=vg.BOX_SCALE,
-                               num_images=vg.NUM_IMAGES)
-        elif cfg.MODEL.MASK_ON:
-            from pyg_sgg.data.coco import COCOMaskDataset
-            co = cfg.DATASETS.COCO
-            croot = Path(co.ROOT) if co.ROOT else root
-            ann = co.TRAIN_ANNOTATIONS if s == "coco_train" else co.VAL_ANNOTATIONS
-            out[s] = COCOMaskDataset(p(croot, ann), p(croot, co.IMAGE_DIR))
-    return out
-
-
-# ------------------------------------------------------------------------------- models
-def build_detector_model(cfg, num_classes: int, num_mask_classes: int = 0):
-    """:class:`JointMaskRCNN` from the config (class counts without background)."""
-    from pyg_sgg.detection.backbone import SmallConvFPN, build_resnet_fpn_backbone
-    from pyg_sgg.detection.joint_mask_rcnn import JointMaskRCNN
-    m = cfg.MODEL
-    name = m.BACKBONE.NAME.lower()
-    if name == "small_conv_fpn":
-        backbone = SmallConvFPN(m.BACKBONE.CHANNELS, m.FPN.OUT_CHANNELS, m.FPN.NUM_LEVELS,
-                                m.BACKBONE.DEPTHS)
-        levels = m.FPN.NUM_LEVELS
-    elif name == "resnet_fpn":
-        backbone = build_resnet_fpn_backbone(m.RESNETS.DEPTH)
-        levels = 5
-    else:
-        raise ValueError(f"config key MODEL.BACKBONE.NAME must be 'small_conv_fpn' or "
-                         f"'resnet_fpn', got {m.BACKBONE.NAME!r}")
-    sizes = [list(s) for s in m.ANCHOR_GENERATOR.SIZES]
-    if len(sizes) != levels:
-        raise ValueError(f"config key MODEL.ANCHOR_GENERATOR.SIZES needs {levels} lists "
-                         f"(one per feature level), got {len(sizes)}")
-    inp = cfg.INPUT
-    num_anchor_sizes = {len(s) for s in sizes}
-    if len(num_anchor_sizes) != 1:
-        raise ValueError("config key MODEL.ANCHOR_GENERATOR.SIZES: every level needs the "
-                         "same number of sizes (torchvision's RPN head is shared)")
-    return JointMaskRCNN(
-        backbone, num_classes, num_mask_classes if m.MASK_ON else 0,
-        min_size=tuple(inp.MIN_SIZE_TRAIN), max_size=inp.MAX_SIZE_TRAIN,
-        min_size_test=inp.MIN_SIZE_TEST,
-        image_mean=[v / 255.0 for v in m.PIXEL_MEAN], image_std=[v / 255.0 for v in m.PIXEL_STD],
-        featmap_names=["0", "1", "2", "3"] if name == "resnet_fpn" else None,
-        anchor_sizes=sizes, aspect_ratios=m.ANCHOR_GENERATOR.ASPECT_RATIOS[0],
-        rpn_pre_nms_top_n_train=m.RPN.PRE_NMS_TOPK_TRAIN,
-        rpn_pre_nms_top_n_test=m.RPN.PRE_NMS_TOPK_TEST,
-        rpn_post_nms_top_n_train=m.RPN.POST_NMS_TOPK_TRAIN,
-        rpn_post_nms_top_n_test=m.RPN.POST_NMS_TOPK_TEST, rpn_nms_thresh=m.RPN.NMS_THRESH,
-        rpn_bg_iou_thresh=m.RPN.IOU_THRESHOLDS[0], rpn_fg_iou_thresh=m.RPN.IOU_THRESHOLDS[-1],
-        rpn_batch_size_per_image=m.RPN.BATCH_SIZE_PER_IMAGE,
-        rpn_positive_fraction=m.RPN.POSITIVE_FRACTION,
-        box_pooler_resolution=m.ROI_BOX_HEAD.POOLER_RESOLUTION,
-        pooler_sampling_ratio=m.ROI_BOX_HEAD.POOLER_SAMPLING_RATIO,
-        representation_size=m.ROI_BOX_HEAD.FC_DIM,
-        box_score_thresh=m.ROI_HEADS.SCORE_THRESH_TEST,
-        box_nms_thresh=m.ROI_HEADS.NMS_THRESH_TEST,
-        box_detections_per_img=cfg.TEST.DETECTIONS_PER_IMAGE,
-        box_fg_iou_thresh=m.ROI_HEADS.IOU_THRESHOLDS[-1],
-        box_bg_iou_thresh=m.ROI_HEADS.IOU_THRESHOLDS[0],
-        box_batch_size_per_image=m.ROI_HEADS.BATCH_SIZE_PER_IMAGE,
-        box_positive_fraction=m.ROI_HEADS.POSITIVE_FRACTION,
-        mask_pooler_resolution=m.ROI_MASK_HEAD.POOLER_RESOLUTION,
-        mask_head_layers=[m.ROI_MASK_HEAD.CONV_DIM] * m.ROI_MASK_HEAD.NUM_CONV)
-
-
-def _class_counts(cfg, datasets) -> Tuple[int, int]:
-    c = cfg.MODEL.ROI_HEADS.NUM_CLASSES or len(datasets["vg"].object_classes) - 1
-    k = 0
-    if cfg.MODEL.MASK_ON:
-        k = cfg.MODEL.ROI_HEADS.MASK_NUM_CLASSES or len(datasets["coco"].class_names) - 1
-    return c, k
-
-
-def detector_config_hash(cfg) -> str:
-    """12 hex digits over every key that changes the trained detector."""
-    parts = {k: cfg.MODEL[k] for k in _DETECTOR_MODEL_NODES if k in cfg.MODEL}
-    parts.update(INPUT=cfg.INPUT, SOLVER=cfg.DETECTOR.SOLVER, SEED=cfg.get("SEED", 0),
-                 VG=cfg.DATASETS.VG, COCO=cfg.DATASETS.COCO, SYN=cfg.DATASETS.SYNTHETIC,
-                 DET=cfg.TEST.DETECTIONS_PER_IMAGE)
-    # the data files themselves (a regenerated SynthVG at the same path is another dataset)
-    root = _vg_root(cfg)
-    files = [root / cfg.DATASETS.VG.H5_FILE]
-    if cfg.MODEL.MASK_ON:
-        croot = Path(cfg.DATASETS.COCO.ROOT) if cfg.DATASETS.COCO.ROOT else root
-        files.append(croot / cfg.DATASETS.COCO.TRAIN_ANNOTATIONS)
-    parts["FILES"] = [[str(f), f.stat().st_size, f.stat().st_mtime_ns] if f.is_file()
-                      else [str(f)] for f in files]
-    text = json.dumps(parts, sort_keys=True, default=lambda o: dict(o) if hasattr(o, "items")
-                      else str(o))
-    return hashlib.sha1(text.encode()).hexdigest()[:12]
-
-
-def detector_output_dir(cfg) -> Path:
-    if cfg.DETECTOR.OUTPUT_DIR:
-        return Path(cfg.DETECTOR.OUTPUT_DIR)
-    return cache_dir() / "detectors" / detector_config_hash(cfg)
-
-
-def train_detector_from_config(cfg, resume: bool = False, evaluate: Optional[bool] = None,
-                               progress: bool = True) -> Dict:
-    """Train the detector of ``cfg`` (``python train.py --task detector``).
-
-    Writes checkpoints to :func:`detector_output_dir` (``model_final.pth``, resumable with
-    ``resume=True``), evaluates box AP on VG test and mask AP on COCO val (unless
-    ``evaluate`` / ``DETECTOR.EVAL_AFTER_TRAIN`` is False) and writes ``metrics.json``.
-
-    Returns:
-        dict with ``checkpoint``, ``output_dir``, ``train_time_s``, ``iteration`` and
-        ``metrics`` (``vg_test/AP50``, ``coco_val/segm/AP50``, ... in percent).
-    """
-    from pyg_sgg.detection.evaluation import evaluate_detector
-    from pyg_sgg.detection.training import train_detector
-    if cfg.DETECTOR.NAME.lower() != "torchvision":
-        from pyg_sgg.detection.detectron2_backend import require_detectron2
-        require_detectron2()
-        raise NotImplementedError("detector training with the detectron2 backend: use "
-                                  "detectron2's own tools/train_net.py")
-    if cfg.DETECTOR.NUM_THREADS > 0:
-        torch.set_num_threads(cfg.DETECTOR.NUM_THREADS)
-    ds = build_detector_datasets(cfg)
-    data = {"vg": ds["vg_train"], "coco": ds.get("coco_train")}
-    c, k = _class_counts(cfg, data)
-    torch.manual_seed(cfg.get("SEED", 0))
-    model = build_detector_model(cfg, c, k)
-    s = cfg.DETECTOR.SOLVER
-    out_dir = detector_output_dir(cfg)
-    flip = 0.5 if cfg.INPUT.RANDOM_FLIP == "horizontal" else 0.0
-    res = train_detector(
-        model, data["vg"], data["coco"], output_dir=out_dir, max_iter=s.MAX_ITER,
-        ims_per_batch=s.IMS_PER_BATCH, coco_ims_per_batch=s.COCO_IMS_PER_BATCH or None,
-        optimizer=s.OPTIMIZER.lower(), base_lr=s.BASE_LR, momentum=s.MOMENTUM,
-        weight_decay=s.WEIGHT_DECAY,
-        lr_schedule="cosine" if s.LR_SCHEDULER_NAME == "WarmupCosineLR" else "step",
-        steps=s.STEPS, gamma=s.GAMMA, warmup_iters=s.WARMUP_ITERS,
-        warmup_factor=s.WARMUP_FACTOR, hflip=flip, checkpoint_period=s.CHECKPOINT_PERIOD,
-        resume=resume, seed=cfg.get("SEED", 0),
-        num_workers=cfg.DATALOADER.NUM_WORKERS if "DATALOADER" in cfg else 0,
-        progress=progress, max_time_s=s.MAX_TIME_S or None)
-    res["output_dir"] = out_dir
-    meta = {"num_classes": c, "num_mask_classes": k, "config_hash": detector_config_hash(cfg)}
-    (out_dir / "detector_meta.json").write_text(json.dumps(meta))
-    metrics = {}
-    if cfg.DETECTOR.EVAL_AFTER_TRAIN if evaluate is None else evaluate:
-        model.eval()
-        for key, v in evaluate_detector(model, ds["vg_test"], dataset_type="vg",
-                                        progress=progress).items():
-            metrics[f"vg_test/{key}"] = v
-        if k > 0:
-            for key, v in evaluate_detector(model, ds["coco_val"], dataset_type="coco",
-                                            progress=progress).items():
-                metrics[f"coco_val/{key}"] = v
-        metrics["train_time_s"] = res["train_time_s"]
-        metrics["cpu_time_s"] = res["cpu_time_s"]
-        metrics["iterations"] = res["iteration"]
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
-        logger.info("detector: %s", " ".join(f"{a}={b:.1f}" for a, b in metrics.items()))
-    res["metrics"] = metrics
-    return res
-
-
-def load_detector_model(cfg, weights, num_classes: int, num_mask_classes: int = 0):
-    """:class:`JointMaskRCNN` of ``cfg`` with the ``model`` state dict of ``weights``."""
-    model = build_detector_model(cfg, num_classes, num_mask_classes)
-    state = torch.load(weights, map_location="cpu", weights_only=False)
-    model.load_state_dict(state.get("model", state))
-    return model.eval()
-
-
-def build_detector_from_config(cfg, train_if_missing: bool = True, num_classes: int = 0,
-                               num_mask_classes: int = 0):
-    """The frozen :class:`~pyg_sgg.detection.torchvision_backend.TorchvisionDetector`.
-
-    Uses ``DETECTOR.WEIGHTS`` when set; else the detector trained with this config under
-    :func:`detector_output_dir` (trained now when missing and ``train_if_missing``).
-    Class counts (without background) come from the config, the checkpoint folder's
-    ``detector_meta.json``, the arguments, or the datasets, in that order.
-    """
-    from pyg_sgg.detection.torchvision_backend import TorchvisionDetector
-    if cfg.DETECTOR.NAME.lower() == "detectron2":
-        from pyg_sgg.detection.detectron2_backend import build_detectron2_detector
-        return build_detectron2_detector(cfg)
-    weights = cfg.DETECTOR.WEIGHTS
-    if not weights:
-        out = detector_output_dir(cfg)
-        final = out / "model_final.pth"
-        if not final.is_file():
-            if not train_if_missing:
-                raise FileNotFoundError(f"no trained detector at {final} (DETECTOR.WEIGHTS "
-                                        f"is empty); train one with --task detector")
-            logger.info("no detector weights given: training the detector into %s", out)
-            train_detector_from_config(cfg, resume=True)
-        weights = final
-    weights = Path(weights)
-    if not weights.is_file():
-        raise FileNotFoundError(f"config key DETECTOR.WEIGHTS: no file {weights}")
-    c = cfg.MODEL.ROI_HEADS.NUM_CLASSES or num_classes
-    k = (cfg.MODEL.ROI_HEADS.MASK_NUM_CLASSES or num_mask_classes) if cfg.MODEL.MASK_ON else 0
-    meta_file = weights.parent / "detector_meta.json"
-    if (not c or (cfg.MODEL.MASK_ON and not k)) and meta_file.is_file():
-        meta = json.loads(meta_file.read_text())
-        c, k = c or meta["num_classes"], k or (meta["num_mask_classes"] if cfg.MODEL.MASK_ON
-                                              else 0)
-    if not c or (cfg.MODEL.MASK_ON and not k):
-        ds = build_detector_datasets(cfg, ("vg_test", "coco_val"))
-        c, k = _class_counts(cfg, {"vg": ds["vg_test"], "coco": ds.get("coco_val")})
-    model = load_detector_model(cfg, weights, c, k)
-    return TorchvisionDetector(model, detections_per_img=cfg.TEST.DETECTIONS_PER_IMAGE)

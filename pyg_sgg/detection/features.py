@@ -16,6 +16,7 @@ local, ``all_pairs`` order), ``edge_attr [E, D_pair]``, ``det_logits [N, C + 1]`
 """
 import hashlib
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -30,6 +31,7 @@ from pyg_sgg.detection.base import ImageFeatures
 from pyg_sgg.paths import cache_dir
 
 MODES = ("predcls", "sgcls", "sgdet")
+logger = logging.getLogger(__name__)
 _FORMAT_VERSION = 1
 
 
@@ -44,14 +46,19 @@ def weights_hash(model: torch.nn.Module) -> str:
 
 
 def split_fingerprint(dataset) -> str:
-    """16 hex digits identifying a dataset split: its class, ``split``, length, image ids,
-    image paths and GT boxes / labels."""
+    """16 hex digits identifying a dataset split by content: its class, ``split``, length,
+    image ids, each image's file name and size in bytes, and the GT boxes / labels. No folder
+    and no time enters it, so a moved or copied dataset and cache keep their features."""
     h = hashlib.sha1()
     h.update(f"{type(dataset).__name__}|{getattr(dataset, 'split', '')}|{len(dataset)}".encode())
     for i in range(len(dataset)):
         g = dataset[i]
         h.update(g.image_id.numpy().tobytes())
-        h.update(str(getattr(g, "image_path", "")).encode())
+        path = getattr(g, "image_path", "")
+        if path:
+            path = Path(path)
+            size = path.stat().st_size if path.is_file() else -1
+            h.update(f"{path.name}|{size}".encode())
         h.update(g.boxes.numpy().astype(np.float32).tobytes())
         h.update(g.labels.numpy().astype(np.int64).tobytes())
     return h.hexdigest()[:16]
@@ -114,6 +121,8 @@ class FeatureCache:
         """Compute the entry if it is missing (or ``force``); drop stale entries."""
         if self.exists and not force:
             return self
+        logger.info("building the %s feature cache %s: %s", self.mode, self.path,
+                    "forced" if force else self.why_missing())
         self.split_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.split_dir / f".tmp-{self.prefix}{self.weights}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -167,6 +176,19 @@ class FeatureCache:
                 shutil.rmtree(old, ignore_errors=True)
         self._arrays = None
         return self
+
+    def why_missing(self) -> str:
+        """Why this entry is not on disk: a split never cached, or other detector weights /
+        settings cached for it."""
+        if not self.split_dir.is_dir():
+            return "this split (images, boxes, labels) has no cache yet"
+        others = [p.name for p in self.split_dir.glob(f"{self.kind}-*") if p.is_dir()
+                  and (p / "meta.json").is_file()]
+        if not others:
+            return "this split has no complete cache entry yet"
+        if any(p.startswith(self.prefix) for p in others):
+            return "the detector weights changed"
+        return "the cache settings (dtype, masks, detections per image) changed"
 
     def _fresh(self, i: int) -> ImageFeatures:
         img = self.dataset.load_image(i)

@@ -6,17 +6,15 @@ Each step calls the owning package's public API:
 * data: :func:`pyg_sgg.data.synthetic.ensure_dataset` (SynthVG when ``DATASETS.VG.ROOT`` is
   empty), :class:`pyg_sgg.data.vg.VGDataset`, :func:`pyg_sgg.data.statistics.get_statistics`,
   :func:`pyg_sgg.data.loader.collate_scene_graphs`;
-* detector: :func:`pyg_sgg.detection.config.build_detector_from_config` (trains and caches
+* detector: :func:`pyg_sgg.detection.build.build_detector_from_config` (trains and caches
   one when none is given), :class:`pyg_sgg.detection.features.DetectorFeatureDataset`
-  (feature cache), :func:`pyg_sgg.detection.config.train_detector_from_config`
+  (feature cache), :func:`pyg_sgg.detection.build.train_detector_from_config`
   (``--task detector``);
 * model: :meth:`pyg_sgg.models.SceneGraphModel.from_config`, its ``prepare_batch`` (pair
   sampling, targets) and ``predict``;
 * method: :func:`pyg_sgg.methods.build_method`;
-* evaluation: :class:`pyg_sgg.evaluation.SGGEvaluator` and its table formatter (a plain
-  fallback table is printed while they are missing).
+* evaluation: :class:`pyg_sgg.evaluation.SGGEvaluator` and its table formatter.
 """
-import inspect
 import json
 import logging
 from pathlib import Path
@@ -35,19 +33,15 @@ logger = logging.getLogger(__name__)
 
 
 def dataset_root(cfg) -> Path:
-    """``DATASETS.VG.ROOT``, or the embedded SynthVG (generated into the cache if absent)."""
-    vg = cfg.DATASETS.VG
-    if vg.ROOT:
-        root = Path(vg.ROOT).expanduser()
+    """``DATASETS.VG.ROOT``, or the embedded SynthVG (generated into the cache if absent, by
+    rank 0 first)."""
+    from ..data.roots import vg_root
+    if cfg.DATASETS.VG.ROOT:
+        root = vg_root(cfg)
         if not root.is_dir():
             raise FileNotFoundError(f"config key DATASETS.VG.ROOT: folder {root} not found")
         return root
-    from ..data.synthetic import ensure_dataset
-    syn = cfg.DATASETS.SYNTHETIC
-    if du.is_main_process():
-        root = ensure_dataset(num_images=syn.NUM_IMAGES, seed=syn.SEED)
-    du.synchronize()
-    return ensure_dataset(num_images=syn.NUM_IMAGES, seed=syn.SEED)
+    return _main_first(vg_root, cfg)
 
 
 def _split_name(name: str, key: str) -> str:
@@ -59,16 +53,14 @@ def _split_name(name: str, key: str) -> str:
 
 def build_vg_splits(cfg) -> Dict[str, Any]:
     """``{"train", "val", "test"}`` :class:`VGDataset` of ``DATASETS.TRAIN / VAL / TEST``."""
+    from ..data.roots import vg_paths
     from ..data.vg import VGDataset
     vg = cfg.DATASETS.VG
     root = dataset_root(cfg)
-    paths = {}
-    for key in ("H5_FILE", "DICTS_FILE", "IMAGE_DATA_FILE", "IMAGE_DIR"):
-        p = Path(vg[key]).expanduser()
-        p = p if p.is_absolute() else root / p
+    paths = vg_paths(cfg, root)
+    for key, p in paths.items():
         if not p.exists():
             raise FileNotFoundError(f"config key DATASETS.VG.{key}: {p} not found")
-        paths[key] = p
     out = {}
     # SGB: only SGDet with the overlap requirement filters non-overlapping train relations
     filter_non_overlap = bool(vg.FILTER_NON_OVERLAP and cfg.SGG.TASK == "sgdet"
@@ -103,7 +95,7 @@ def _main_first(fn, *args, **kwargs):
 def build_detector(cfg):
     """The frozen detector of ``cfg`` (trained once and cached when ``DETECTOR.WEIGHTS``
     is empty)."""
-    from ..detection.config import build_detector_from_config
+    from ..detection.build import build_detector_from_config
     return _main_first(build_detector_from_config, cfg, train_if_missing=True)
 
 
@@ -144,28 +136,17 @@ def prediction_extras(statistics: Optional[dict], dataset=None) -> Dict[str, Any
 
 
 def build_evaluator(cfg, statistics: Optional[dict] = None, dataset=None):
-    """:class:`pyg_sgg.evaluation.SGGEvaluator` for ``cfg`` (``None`` while missing).
-
-    Uses ``SGGEvaluator.from_config(cfg)`` when defined, else the constructor with those of
-    ``mode``/``task``, ``ks``, ``num_predicates``, ``train_triplets``, ``predicate_names``
-    it accepts.
-    """
-    try:
-        from ..evaluation import SGGEvaluator
-    except ImportError:
-        logger.warning("pyg_sgg.evaluation.SGGEvaluator is not available: no evaluation")
-        return None
-    if hasattr(SGGEvaluator, "from_config"):
-        return SGGEvaluator.from_config(cfg)
+    """:class:`pyg_sgg.evaluation.SGGEvaluator` for ``cfg.SGG.TASK`` and ``TEST.KS``, with the
+    training triplets (zR@K, fsR@K) and predicate names of ``statistics`` / ``dataset``."""
+    from ..evaluation import SGGEvaluator
     extras = prediction_extras(statistics, dataset)
-    candidates = {"mode": cfg.SGG.TASK, "task": cfg.SGG.TASK, "ks": tuple(cfg.TEST.KS),
-                  "train_triplets": extras.get("train_triplets"),
-                  "train_triplet_counts": extras.get("train_triplet_counts"),
-                  "predicate_names": extras.get("predicate_names")}
+    num_predicates = None
     if dataset is not None and hasattr(dataset, "predicate_classes"):
-        candidates["num_predicates"] = len(dataset.predicate_classes) - 1  # P (no bg) - 1  # P, no background
-    params = inspect.signature(SGGEvaluator).parameters
-    return SGGEvaluator(**{k: v for k, v in candidates.items() if k in params})
+        num_predicates = len(dataset.predicate_classes) - 1  # P, no background
+    return SGGEvaluator(cfg.SGG.TASK, num_predicates, ks=tuple(cfg.TEST.KS),
+                        train_triplets=extras.get("train_triplets"),
+                        train_triplet_counts=extras.get("train_triplet_counts"),
+                        predicate_names=extras.get("predicate_names"))
 
 
 def _jsonable(o):
@@ -173,25 +154,22 @@ def _jsonable(o):
 
 
 def format_table(results: Dict[str, Any], title: str = "") -> str:
-    """The evaluation table: ``pyg_sgg.evaluation.format_results(results)`` when present,
-    else one ``metric  value`` line per number of the flattened ``results``."""
+    """The evaluation table of an evaluator's ``{"metrics", ...}`` output
+    (:func:`pyg_sgg.evaluation.format_results`); any other dict of numbers as one
+    ``name  value`` line each (the detector's APs)."""
     if isinstance(results, dict) and "metrics" in results:
-        try:
-            from ..evaluation import format_results
-            return format_results(results, title=title)
-        except ImportError:
-            pass
+        from ..evaluation import format_results
+        return format_results(results, title=title)
     results = flatten_results(results)
     lines = [title] if title else []
     width = max((len(k) for k in results), default=0)
-    for k, v in results.items():
-        lines.append(f"{k:<{width}}  {v:8.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    lines += [f"{k:<{width}}  {v:8.4f}" for k, v in results.items()]
     return "\n".join(lines)
 
 
 def train_detector(cfg, resume: bool = False) -> Dict[str, Any]:
     """``train.py --task detector``."""
-    from ..detection.config import train_detector_from_config
+    from ..detection.build import train_detector_from_config
     if not du.is_main_process():  # the detector trainer is single-process
         du.synchronize()
         return {}
@@ -213,7 +191,7 @@ def build_sgg(cfg) -> Dict[str, Any]:
     feats = build_feature_datasets(cfg, raw, detector)
     seed_all(cfg.SEED)  # the model's initialisation does not depend on the steps above
     model = build_model(cfg, stats, detector, list(raw["train"].object_classes))
-    method = build_method(cfg.SGG.METHOD, cfg)
+    method = build_method(cfg.SGG.METHOD, cfg, stats)
     evaluator = build_evaluator(cfg, stats, raw["train"])
     return {"raw": raw, "statistics": stats, "detector": detector, "features": feats,
             "model": model, "method": method, "evaluator": evaluator,
@@ -231,7 +209,6 @@ def run_sgg(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, flo
                       evaluator=parts["evaluator"], collate_fn=parts["collate_fn"],
                       batch_transform=model.prepare_batch,
                       extra_predictions=parts["extras"])
-    trainer.statistics = parts["statistics"]  # methods that need them (HML) read them here
     if eval_only:
         if not trainer.resume_or_load(resume) and not cfg.MODEL.WEIGHTS:
             raise FileNotFoundError(f"--eval-only needs MODEL.WEIGHTS, or --resume with a "

@@ -1,13 +1,10 @@
-"""Training frameworks, registered by name in ``METHOD_REGISTRY`` (``ce``, ``ebm``, ``hml``)."""
-from .ebm import EBM, add_ebm_config  # noqa: F401  (registers "ebm" in METHOD_REGISTRY)
-from .base import METHOD_REGISTRY, Method, Stage  # noqa: F401,E402
-from . import ce  # noqa: F401,E402  (registers "ce")
-from .compose import ComposedMethod, build_method  # noqa: F401,E402
-import importlib as _importlib  # noqa: E402
+"""Training frameworks, registered by name in ``METHOD_REGISTRY`` (``ce``, ``ebm``, ``hml``);
+each is imported when first used."""
+from ..lazy_exports import lazy_exports
+from .registry import METHOD_REGISTRY
 
-for _name in ("hml",):  # optional methods: registered when their module is present
-    try:
-        _importlib.import_module(f"{__name__}.{_name}")
-    except ModuleNotFoundError as _e:
-        if _e.name != f"{__name__}.{_name}":
-            raise
+_EXPORTS = {"Method": ".base", "Stage": ".base", "ComposedMethod": ".compose",
+            "build_method": ".compose", "CrossEntropy": ".ce", "EBM": ".ebm",
+            "HML": ".hml", "add_ebm_config": ".ebm_config", "add_hml_config": ".hml_config"}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = ["METHOD_REGISTRY", *_EXPORTS]

@@ -23,9 +23,9 @@ from typing import Any, Dict, List
 import torch
 from torch import Tensor
 
-from ..registry import Registry
+from .registry import METHOD_REGISTRY
 
-METHOD_REGISTRY = Registry("training method")
+__all__ = ["METHOD_REGISTRY", "Method", "Stage"]
 
 
 @dataclass

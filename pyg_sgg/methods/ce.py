@@ -1,40 +1,12 @@
 """The plain cross-entropy method: the SGG task loss, no extra machinery (the baseline)."""
 from typing import Dict
 
-import torch
 from torch import Tensor
 
+from ..models.losses import sgg_task_loss
 from .base import METHOD_REGISTRY, Method
 
-__all__ = ["CrossEntropy", "task_loss"]
-
-
-def _ce(logits: Tensor, target: Tensor) -> Tensor:
-    if target.numel() == 0:  # no pairs / objects: a zero that keeps the graph
-        return logits.sum() * 0.0
-    return torch.nn.functional.cross_entropy(logits.float(), target.long())
-
-
-def task_loss(batch, outputs, task: str = "predcls") -> Dict[str, Tensor]:
-    """``{"loss_rel", "loss_obj"}``: relation CE of ``outputs.rel_logits [E, P+1]`` vs
-    ``batch.edge_label [E]`` and object CE of ``outputs.obj_logits [N, C+1]`` (SGCls/SGDet).
-
-    Uses :func:`pyg_sgg.models.losses.sgg_task_loss` when available; the fallback takes the
-    object target from ``outputs.extras["obj_target"]``, else ``batch.labels``.
-    """
-    try:
-        from ..models.losses import sgg_task_loss
-    except ImportError:
-        sgg_task_loss = None
-    if sgg_task_loss is not None:
-        return sgg_task_loss(batch, outputs)
-    losses = {"loss_rel": _ce(outputs.rel_logits, batch.edge_label)}
-    if task == "predcls":
-        losses["loss_obj"] = outputs.rel_logits.new_zeros(())
-    else:
-        target = outputs.extras.get("obj_target", batch.labels)
-        losses["loss_obj"] = _ce(outputs.obj_logits, target)
-    return losses
+__all__ = ["CrossEntropy"]
 
 
 @METHOD_REGISTRY.register("ce")
@@ -53,11 +25,11 @@ class CrossEntropy(Method):
         self.task, self.rel_weight, self.obj_weight = task, rel_weight, obj_weight
 
     @classmethod
-    def from_config(cls, cfg) -> "CrossEntropy":
+    def from_config(cls, cfg, statistics=None) -> "CrossEntropy":
         return cls(task=cfg.SGG.TASK)
 
     def loss(self, model, batch, outputs) -> Dict[str, Tensor]:
-        losses = task_loss(batch, outputs, self.task)
+        losses = sgg_task_loss(batch, outputs)
         losses["loss_rel"] = losses["loss_rel"] * self.rel_weight
         losses["loss_obj"] = losses["loss_obj"] * self.obj_weight
         return losses

@@ -1,5 +1,5 @@
 """Build a method by name, combining several with ``+`` (e.g. ``"hml+ebm"``)."""
-from typing import Dict, List
+from typing import Any, Dict, List, Optional
 
 import torch
 from torch import Tensor
@@ -74,15 +74,20 @@ class ComposedMethod(Method):
         return f"ComposedMethod({self.name!r})"
 
 
-def build_method(name: str, cfg) -> Method:
-    """``METHOD_REGISTRY.get(n).from_config(cfg)`` for each ``n`` of ``"a+b+..."``."""
+def build_method(name: str, cfg, statistics: Optional[Dict[str, Any]] = None) -> Method:
+    """``METHOD_REGISTRY.get(n).from_config(cfg, statistics)`` for each ``n`` of
+    ``"a+b+..."``.
+
+    Args:
+        name (str): method names joined by ``+`` (``"hml+ebm"``).
+        cfg (CfgNode): the config (the methods read their own nodes).
+        statistics (dict, optional): :func:`pyg_sgg.data.statistics.get_statistics` of the
+            training set, for methods that need them (HML's stages).
+    """
     names = [n.strip() for n in name.split("+") if n.strip()]
     if not names:
         raise ValueError(f"empty method name {name!r}")
     if len(set(n.lower() for n in names)) != len(names):
         raise ValueError(f"method {name!r} names a method twice")
-    methods = []
-    for n in names:
-        cls = METHOD_REGISTRY.get(n)
-        methods.append(cls.from_config(cfg) if hasattr(cls, "from_config") else cls())
+    methods = [METHOD_REGISTRY.get(n).from_config(cfg, statistics) for n in names]
     return methods[0] if len(methods) == 1 else ComposedMethod(methods)

@@ -16,57 +16,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .base import METHOD_REGISTRY, Method, Stage
-from .ce import task_loss
+from .hml_config import add_hml_config
+from ..models.losses import sgg_task_loss
 from .class_weights import stage_class_weights
 from .concept_reconstruction import cr_loss, misalign_background
 from .parameter_importance import ParameterImportance
 from .predicate_hierarchy import predicate_stages
 
-__all__ = ["HML", "add_hml_config"]
+__all__ = ["HML", "add_hml_config"]  # the keys live in hml_config.py
 logger = logging.getLogger(__name__)
-
-
-def add_hml_config(cfg):
-    """Add ``cfg.HML`` with commented defaults (in place; returns ``cfg``)."""
-    CN = type(cfg)
-    _C = cfg.HML = CN()
-    # Cumulative numbers of foreground predicates of every stage but the last (= all).
-    # [10] = the authors' 2 stages (top-10 most frequent, then all 50); [10, 20] = 3 stages.
-    _C.STAGE_SIZES = [10]
-    # "frequency" (most frequent first) or "cluster" (agglomerative clustering of the
-    # frequency-bias columns pred_dist[:, :, p]; stage sizes rounded up to whole clusters).
-    _C.SPLIT = "frequency"
-    _C.NUM_CLUSTERS = 0  # 0: len(STAGE_SIZES) + 1
-    # Stage s runs round(SOLVER.MAX_ITER * ITER_FACTORS[s]) iterations (last factor repeats);
-    # the authors: stage 0 = MAX_ITER, stage 1 = 2 x MAX_ITER.
-    _C.ITER_FACTORS = [1.0, 2.0]
-    # Relation CE class weights per stage: "effective" (Cui et al.), "inverse", "none";
-    # classes outside the stage get 0. BG_RATIO: background weight / smallest fg weight.
-    _C.CLASS_WEIGHT = "effective"
-    _C.BETA = 0.999
-    _C.BG_RATIO = 0.25
-    _C.CR = CN()
-    _C.CR.WEIGHT = 1.0
-    # Distance of softmaxed parent/child outputs: "l2", "l1", "smooth_l1", "kl", "cosine".
-    _C.CR.FORM = "l2"
-    # The public code's form: 0.5 * L1 mean * rows (MSE for objects), parent in train mode.
-    _C.CR.CODE_FORM = False
-    # Reproduce the public code's misalignment (parent's background rows shuffled).
-    _C.CR.MISALIGN = False
-    _C.MR = CN()
-    _C.MR.WEIGHT = 1.0  # lambda (authors' SOLVER.LAMBDA_FOR_PARAM)
-    _C.MR.DISTANCE = "l2"  # "l2" (the README) or "abs"
-    # "rwalk": max(-g.dtheta, 0) / (F dtheta^2 + eps); "hml_code": the authors' sign.
-    _C.MR.IMPORTANCE = "rwalk"
-    _C.MR.ALPHA = 0.5  # Fisher EMA factor (authors' SOLVER.ALPHA_FOR_FISHER)
-    # Regexes on model parameter names that MR covers / leaves out.
-    _C.MR.INCLUDE = ["context", "relation_head"]
-    _C.MR.EXCLUDE = ["freq_bias"]
-    # Add MR's exact gradient in after_backward (fast) instead of autograd through loss_mr.
-    _C.MR.FUSED_GRAD = True
-    # Save "model_stage<s>" at the end of each stage.
-    _C.SAVE_STAGE_CHECKPOINTS = True
-    return cfg
 
 
 def weighted_ce(logits: Tensor, target: Tensor, weight: Tensor) -> Tensor:
@@ -134,9 +92,16 @@ class HML(Method):
             self.build(predicate_counts, pred_dist)
 
     @classmethod
-    def from_config(cls, cfg, predicate_counts=None, pred_dist=None) -> "HML":
+    def from_config(cls, cfg, statistics: Optional[Dict[str, Any]] = None,
+                    predicate_counts=None, pred_dist=None) -> "HML":
+        """Build from ``cfg.HML``; the stages come from ``statistics``
+        (:func:`pyg_sgg.data.statistics.get_statistics` of the training set) or the explicit
+        ``predicate_counts`` / ``pred_dist``."""
         if "HML" not in cfg:
             add_hml_config(cfg)
+        if statistics is not None:
+            predicate_counts = statistics.get("predicate_counts", predicate_counts)
+            pred_dist = statistics.get("pred_dist", pred_dist)
         c = cfg.HML
         task = cfg.SGG.TASK if "SGG" in cfg and "TASK" in cfg.SGG else "predcls"
         return cls(predicate_counts, pred_dist, stage_sizes=c.STAGE_SIZES, split=c.SPLIT,
@@ -163,13 +128,14 @@ class HML(Method):
     def setup(self, model, trainer) -> None:
         if self.stage_classes:
             return
-        stats = getattr(trainer, "statistics", None) or getattr(model, "statistics", None)
-        if stats is None and getattr(trainer, "train_set", None) is not None:
+        # not given to from_config / the constructor: computed from the training set
+        stats = None
+        if trainer is not None and trainer.train_set is not None:
             from ..data.statistics import get_statistics
             stats = get_statistics(trainer.train_set)
         if stats is None or stats.get("predicate_counts") is None:
-            raise ValueError("pyg_sgg/methods/hml.py: HML needs training statistics with "
-                             "field 'predicate_counts' (trainer.statistics or the constructor)")
+            raise ValueError("HML: needs training statistics with field 'predicate_counts' "
+                             "(build_method(name, cfg, statistics) or the constructor)")
         self.build(stats["predicate_counts"], stats.get("pred_dist"))
 
     def num_stages(self) -> int:
@@ -214,7 +180,7 @@ class HML(Method):
             trainer.save_checkpoint(f"model_stage{s}", tag_last=False)
 
     def loss(self, model, batch, outputs) -> Dict[str, Tensor]:
-        losses = task_loss(batch, outputs, self.task)
+        losses = sgg_task_loss(batch, outputs)
         if self.stage_weights:
             s = min(self.stage_index, len(self.stage_weights) - 1)
             losses["loss_rel"] = weighted_ce(outputs.rel_logits, batch.edge_label,

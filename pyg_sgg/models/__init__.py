@@ -1,11 +1,10 @@
-"""Scene graph models assembled from pyg_sgg.nn layers."""
-from .output import SGGOutput
+"""The scene graph model (detector features → context encoder → relation head), its config
+keys, targets and task loss; each name is imported when first used."""
+from ..lazy_exports import lazy_exports
 
-__all__ = ["SGGOutput"]
-from .config import add_sgg_model_config  # noqa: E402
-from .losses import sgg_task_loss  # noqa: E402
-from .pair_sampler import sample_pairs, select_edges  # noqa: E402
-from .scene_graph_model import SceneGraphModel, build_context  # noqa: E402
-from .sgdet_targets import sgdet_targets  # noqa: E402
-__all__ += ["add_sgg_model_config", "sgg_task_loss", "sample_pairs", "select_edges",
-            "SceneGraphModel", "build_context", "sgdet_targets"]
+_EXPORTS = {"SGGOutput": ".output", "add_sgg_model_config": ".config",
+            "sgg_task_loss": ".losses", "sample_pairs": ".pair_sampler",
+            "select_edges": ".pair_sampler", "SceneGraphModel": ".scene_graph_model",
+            "build_context": ".scene_graph_model"}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = list(_EXPORTS)

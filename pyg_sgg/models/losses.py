@@ -8,7 +8,7 @@ from torch import Tensor
 def _ce(logits: Tensor, target: Tensor) -> Tensor:
     if target.numel() == 0:  # empty batch: a zero that still has a graph
         return logits.sum() * 0.0
-    return torch.nn.functional.cross_entropy(logits, target)
+    return torch.nn.functional.cross_entropy(logits.float(), target.long())  # fp32 under AMP
 
 
 def sgg_task_loss(batch, outputs) -> Dict[str, Tensor]:

@@ -31,24 +31,12 @@ MODES = ("predcls", "sgcls", "sgdet")
 _ONEHOT_FILL = 1000.0  # SGB's to_onehot: +1000 at the label, -1000 elsewhere
 
 
-def _import_context_modules():
-    """Import the encoder modules so that they register (missing ones are skipped)."""
-    import importlib
-    for name in ("imp", "transformer", "motifs", "vctree"):
-        try:
-            importlib.import_module(f"pyg_sgg.nn.context.{name}")
-        except ImportError as err:
-            if f"pyg_sgg.nn.context.{name}" not in str(err):
-                raise
-
-
 def build_context(name: str, in_channels: int, hidden_channels: int, num_classes: int,
                   **options) -> Optional[torch.nn.Module]:
     """Instantiate the context encoder ``name`` from ``CONTEXT_REGISTRY`` (``"none"`` →
     ``None``), passing only the ``options`` its constructor accepts by name."""
     if name.lower() == "none":
         return None
-    _import_context_modules()
     cls = CONTEXT_REGISTRY.get(name)
     params = inspect.signature(cls.__init__).parameters
     kwargs = {k: v for k, v in options.items() if k in params and v is not None}
@@ -195,7 +183,7 @@ class SceneGraphModel(torch.nn.Module):
             class_names = statistics.get("obj_classes")
         class_embeddings = None
         if class_names is not None and c.CONTEXT.lower() != "none":
-            from ..nn.word_embeddings import class_name_embeddings
+            from ..data.word_embeddings import class_name_embeddings
             class_embeddings = class_name_embeddings(
                 class_names, dim=c.EMBED_DIM, glove_file=c.GLOVE_FILE or None,
                 source=c.WORD_EMBEDDINGS)

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from ..data.scene_graph import box_overlap_mask, pair_labels
+from ..nn.box_geometry import box_iou
 
 
 def cross_pairs(counts_a: Tensor, counts_b: Tensor) -> Tensor:
@@ -36,13 +37,8 @@ def cross_pairs(counts_a: Tensor, counts_b: Tensor) -> Tensor:
 
 
 def pairwise_iou(a: Tensor, b: Tensor) -> Tensor:
-    """IoU of row-aligned boxes ``[K, 4]`` and ``[K, 4]`` (xyxy, ``+1`` convention)."""
-    iw = (torch.minimum(a[:, 2], b[:, 2]) - torch.maximum(a[:, 0], b[:, 0]) + 1).clamp(min=0)
-    ih = (torch.minimum(a[:, 3], b[:, 3]) - torch.maximum(a[:, 1], b[:, 1]) + 1).clamp(min=0)
-    inter = iw * ih
-    area_a = (a[:, 2] - a[:, 0] + 1) * (a[:, 3] - a[:, 1] + 1)
-    area_b = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
-    return inter / (area_a + area_b - inter).clamp(min=1e-6)
+    """IoU of row-aligned boxes ``[K, 4]`` and ``[K, 4]`` (xyxy, SGB's ``+1`` convention)."""
+    return box_iou(a, b, plus_one=True)
 
 
 def _gt_fields(batch) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:

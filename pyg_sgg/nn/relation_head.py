@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
+from .box_geometry import box_intersection
 from .freq_bias import FrequencyBias
 
 PAIR_GEOMETRY_DIM = 25
@@ -30,9 +31,7 @@ def pair_geometry(pos: Tensor, edge_index: Tensor) -> Tensor:
     ws, hs = s[:, 0].clamp(min=eps), s[:, 1].clamp(min=eps)
     wo, ho = o[:, 0].clamp(min=eps), o[:, 1].clamp(min=eps)
     dx, dy = (o[:, 2] - s[:, 2]) / ws, (o[:, 3] - s[:, 3]) / hs
-    iw = (torch.minimum(s[:, 6], o[:, 6]) - torch.maximum(s[:, 4], o[:, 4])).clamp(min=0)
-    ih = (torch.minimum(s[:, 7], o[:, 7]) - torch.maximum(s[:, 5], o[:, 5])).clamp(min=0)
-    inter = iw * ih
+    inter, _, _ = box_intersection(s[:, 4:8], o[:, 4:8])
     area_s, area_o = ws * hs, wo * ho
     iou = inter / (area_s + area_o - inter).clamp(min=eps)
     delta = torch.stack([dx, dy, torch.log(wo / ws), torch.log(ho / hs), iou,

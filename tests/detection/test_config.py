@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from pyg_sgg.config import get_cfg
-from pyg_sgg.detection.config import (build_detector_from_config, build_detector_model,
-                                      detector_config_hash, detector_output_dir)
+from pyg_sgg.detection.build import build_detector_from_config, build_detector_model
+from pyg_sgg.detection.cache_key import (detector_config_hash, detector_output_dir,
+                                         explain_missing_detector, write_cache_key)
 from pyg_sgg.detection.training import save_checkpoint
 
 CONFIGS = Path(__file__).resolve().parents[2] / "detectron_configs" / "detector"
@@ -33,6 +34,51 @@ def test_config_hash_and_output_dir(tmp_path):
     h2 = detector_config_hash(cfg)
     cfg.DETECTOR.OUTPUT_DIR = str(tmp_path)
     assert detector_output_dir(cfg) == tmp_path and detector_config_hash(cfg) == h2
+
+
+@pytest.fixture(scope="module")
+def small_synthvg(tmp_path_factory):
+    from pyg_sgg.data.synthetic import generate
+    root = tmp_path_factory.mktemp("synthvg") / "a"
+    generate(root, num_images=12, seed=1, progress=False, num_coco_images=4)
+    return root
+
+
+def test_cache_key_is_content_not_path_or_time(small_synthvg, tmp_path, monkeypatch):
+    """Pins the old defect: the key held the h5's absolute path and mtime, so a copied cache
+    (or dataset) retrained the detector."""
+    import os
+    import shutil
+    monkeypatch.setenv("PYG_SGG_CACHE", str(tmp_path / "cache"))
+    cfg = get_cfg()
+    cfg.DATASETS.VG.ROOT = str(small_synthvg)
+    h = detector_config_hash(cfg)
+    copy = tmp_path / "moved"
+    shutil.copytree(small_synthvg, copy)
+    h5 = copy / cfg.DATASETS.VG.H5_FILE
+    os.utime(h5, (1, 1))  # another time
+    cfg.DATASETS.VG.ROOT = str(copy)
+    assert detector_config_hash(cfg) == h  # another path and time: the same detector
+    with open(h5, "r+b") as f:  # other bytes: another detector
+        f.seek(h5.stat().st_size // 2)
+        byte = f.read(1)
+        f.seek(-1, 1)
+        f.write(bytes([byte[0] ^ 1]))
+    assert detector_config_hash(cfg) != h
+
+
+def test_explain_missing_detector_names_the_changed_key(small_synthvg, tmp_path,
+                                                        monkeypatch):
+    monkeypatch.setenv("PYG_SGG_CACHE", str(tmp_path / "cache"))
+    cfg = get_cfg()
+    cfg.DATASETS.VG.ROOT = str(small_synthvg)
+    assert explain_missing_detector(cfg) == "no detector is cached yet"
+    out = detector_output_dir(cfg)
+    write_cache_key(cfg, out)
+    (out / "model_final.pth").write_bytes(b"")
+    cfg.DETECTOR.SOLVER.MAX_ITER = 7
+    msg = explain_missing_detector(cfg)
+    assert f"({out.name}) differs in DETECTOR.SOLVER.MAX_ITER (600 -> 7)" in msg, msg
 
 
 def test_build_from_weights(tmp_path):

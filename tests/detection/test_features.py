@@ -95,3 +95,51 @@ def test_feature_dataset_sgdet(shapes, tmp_path):
 def test_bad_mode(shapes):
     with pytest.raises(ValueError, match="mode"):
         DetectorFeatureDataset(shapes(1), TorchvisionDetector(tiny_model()), "detect")
+
+
+class _WithImageFiles:
+    """``ds`` whose graphs name an image file under ``folder`` (the same bytes anywhere)."""
+
+    def __init__(self, ds, folder):
+        self.ds, self.folder = ds, folder
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(len(ds)):
+            (folder / f"{i}.jpg").write_bytes(bytes([i]) * (100 + i))
+
+    def __len__(self):
+        return len(self.ds)
+
+    def __getitem__(self, i):
+        g = self.ds[i]
+        g.image_path = str(self.folder / f"{i}.jpg")
+        return g
+
+    def load_image(self, i):
+        return self.ds.load_image(i)
+
+
+def test_copied_cache_and_moved_images_keep_their_features(shapes, tmp_path, caplog):
+    import logging
+    import shutil
+    ds = shapes(3, 4, seed=8)
+    det = TorchvisionDetector(tiny_model())
+    a = _WithImageFiles(ds, tmp_path / "images_a")
+    with caplog.at_level(logging.INFO, logger="pyg_sgg.detection.features"):
+        built = FeatureCache(det, a, root=tmp_path / "cache_a", progress=False).build()
+    assert "this split (images, boxes, labels) has no cache yet" in caplog.text
+    shutil.copytree(tmp_path / "cache_a", tmp_path / "cache_b")
+    b = _WithImageFiles(ds, tmp_path / "elsewhere" / "images")
+    copied = FeatureCache(det, b, root=tmp_path / "cache_b", progress=False)
+    assert copied.exists and copied.path.name == built.path.name  # reused, not rebuilt
+    (tmp_path / "elsewhere" / "images" / "1.jpg").write_bytes(b"other image")
+    assert not FeatureCache(det, b, root=tmp_path / "cache_b", progress=False).exists
+
+
+def test_why_missing_names_the_changed_weights(shapes, tmp_path):
+    ds = shapes(2, 4, seed=9)
+    model = tiny_model()
+    FeatureCache(TorchvisionDetector(model), ds, root=tmp_path, progress=False).build()
+    with torch.no_grad():
+        model.roi_heads.box_head.fc6.weight.add_(0.01)
+    stale = FeatureCache(TorchvisionDetector(model), ds, root=tmp_path, progress=False)
+    assert stale.why_missing() == "the detector weights changed"

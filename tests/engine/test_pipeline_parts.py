@@ -1,6 +1,3 @@
-import sys
-import types
-
 import numpy as np
 import pytest
 
@@ -30,21 +27,19 @@ def test_inference_sampler_covers_once():
     assert idx == list(range(8))
 
 
-def test_build_evaluator_and_table(monkeypatch):
+def test_build_evaluator_and_table():
+    from pyg_sgg.evaluation import SGGEvaluator
     cfg = get_cfg()
+    cfg.TEST.KS = (5, 10)
     assert pipeline.format_table({"R@20": 0.5}).split() == ["R@20", "0.5000"]
 
-    class Ev:
-        def __init__(self, mode, ks, train_triplets=None):
-            self.mode, self.ks, self.train_triplets = mode, ks, train_triplets
+    class Split:
+        predicate_classes = ["__background__", "on", "has"]
 
-    fake = types.ModuleType("pyg_sgg.evaluation")
-    fake.SGGEvaluator = Ev
-    monkeypatch.setitem(sys.modules, "pyg_sgg.evaluation", fake)
-    ev = pipeline.build_evaluator(cfg, {"train_triplets": np.zeros((1, 3))})
-    assert ev.mode == "predcls" and ev.ks == (20, 50, 100) and ev.train_triplets.shape == (1, 3)
-    Ev.from_config = classmethod(lambda cls, cfg: "from_config")
-    assert pipeline.build_evaluator(cfg) == "from_config"
+    ev = pipeline.build_evaluator(cfg, {"train_triplets": np.zeros((1, 3), np.int64)}, Split())
+    assert isinstance(ev, SGGEvaluator) and ev.mode == "predcls" and ev.ks == (5, 10)
+    assert ev.num_predicates == 2 and ev.extras["train_triplets"].shape == (1, 3)
+    assert list(ev.extras["predicate_names"]) == Split.predicate_classes
 
 
 def test_missing_dataset_files_name_the_key(tmp_path):

@@ -4,13 +4,11 @@ import torch
 from torch_geometric.data import Batch
 
 from pyg_sgg.models import SceneGraphModel, sgg_task_loss
-from pyg_sgg.models.scene_graph_model import _import_context_modules
 from pyg_sgg.nn.context import CONTEXT_REGISTRY
 
 from .conftest import C1, D, DP, P1, random_graph
 
-_import_context_modules()
-ENCODERS = ["none"] + CONTEXT_REGISTRY.names()  # motifs / vctree join once registered
+ENCODERS = ["none"] + CONTEXT_REGISTRY.names()
 MODES = ["predcls", "sgcls", "sgdet"]
 SMALL = dict(num_obj_layers=1, num_edge_layers=1, heads=2, num_iterations=2)
 

@@ -2,7 +2,7 @@ import torch
 from torch_geometric.data import Batch
 
 from pyg_sgg.data.scene_graph import SceneGraph, all_pairs
-from pyg_sgg.models import sgdet_targets
+from pyg_sgg.models.sgdet_targets import sgdet_targets
 from pyg_sgg.models.sgdet_targets import cross_pairs, overlap_mask
 
 

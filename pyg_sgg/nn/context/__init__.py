@@ -1,7 +1,10 @@
-from .base import CONTEXT_REGISTRY, ContextOutput  # noqa: E402
-from .imp import IMPContext  # noqa: E402
-from .transformer import TransformerContext  # noqa: E402
-from .motifs import MotifsContext  # noqa: E402
-from .vctree import VCTreeContext  # noqa: E402
-from .tree_lstm import BiTreeLSTM  # noqa: E402
-from .spanning_tree import binary_tree, maximum_spanning_tree  # noqa: E402
+"""Context encoders (Motifs, VCTree, IMP, Transformer), registered in ``CONTEXT_REGISTRY``;
+each is imported when first used."""
+from ...lazy_exports import lazy_exports
+from .registry import CONTEXT_REGISTRY
+
+_EXPORTS = {"ContextOutput": ".base", "IMPContext": ".imp", "TransformerContext": ".transformer",
+            "MotifsContext": ".motifs", "VCTreeContext": ".vctree", "BiTreeLSTM": ".tree_lstm",
+            "binary_tree": ".spanning_tree", "maximum_spanning_tree": ".spanning_tree"}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = ["CONTEXT_REGISTRY", *_EXPORTS]

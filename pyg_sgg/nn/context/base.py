@@ -29,9 +29,9 @@ from typing import NamedTuple, Optional
 
 from torch import Tensor
 
-from ...registry import Registry
+from .registry import CONTEXT_REGISTRY
 
-CONTEXT_REGISTRY = Registry("context encoder")
+__all__ = ["CONTEXT_REGISTRY", "ContextOutput", "register_class_embeddings"]
 
 
 class ContextOutput(NamedTuple):

@@ -114,7 +114,7 @@ class MotifsContext(torch.nn.Module):
         num_edge_layers (int): edge-context BiLSTM layers. (default: ``1``)
         pos_channels (int): width of the box-geometry MLP. (default: ``128``)
         class_embeddings (Tensor, optional): ``[C + 1, embed_dim]`` initial class
-            embeddings (e.g. :func:`~pyg_sgg.nn.word_embeddings.class_name_embeddings`);
+            embeddings (e.g. :func:`~pyg_sgg.data.word_embeddings.class_name_embeddings`);
             random if :obj:`None`. (default: :obj:`None`)
 
     Shapes:

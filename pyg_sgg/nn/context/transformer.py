@@ -39,7 +39,7 @@ class TransformerContext(torch.nn.Module):
         heads (int): attention heads. (default: ``8``)
         dropout (float): dropout in the encoder layers. (default: ``0.1``)
         class_embeddings (Tensor, optional): ``[C + 1, embed_dim]`` initial class
-            embeddings (e.g. :func:`~pyg_sgg.nn.word_embeddings.class_name_embeddings`).
+            embeddings (e.g. :func:`~pyg_sgg.data.word_embeddings.class_name_embeddings`).
             (default: :obj:`None`)
 
     Shapes:

@@ -7,6 +7,7 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 from torch_geometric.utils import to_dense_batch
 
+from ..box_geometry import box_iou
 from .base import CONTEXT_REGISTRY, ContextOutput, register_class_embeddings
 from .motifs import ONEHOT_FILL, check_context_inputs, is_predcls
 from .spanning_tree import binary_tree, maximum_spanning_tree
@@ -19,14 +20,8 @@ def _pair_geometry(pos: Tensor) -> Tensor:
     """Symmetric pair features ``[B, T, T, 3]`` (``|dcx|``, ``|dcy|``, IoU) from dense
     box geometry ``[B, T, 9]``."""
     cx, cy = pos[..., 2], pos[..., 3]
-    x1, y1, x2, y2 = pos[..., 4], pos[..., 5], pos[..., 6], pos[..., 7]
-    iw = (torch.minimum(x2[:, :, None], x2[:, None]) -
-          torch.maximum(x1[:, :, None], x1[:, None])).clamp(min=0)
-    ih = (torch.minimum(y2[:, :, None], y2[:, None]) -
-          torch.maximum(y1[:, :, None], y1[:, None])).clamp(min=0)
-    area = (x2 - x1).clamp(min=0) * (y2 - y1).clamp(min=0)
-    inter = iw * ih
-    iou = inter / (area[:, :, None] + area[:, None] - inter).clamp(min=1e-9)
+    xyxy = pos[..., 4:8]
+    iou = box_iou(xyxy[:, :, None], xyxy[:, None], eps=1e-9)
     return torch.stack([(cx[:, :, None] - cx[:, None]).abs(),
                         (cy[:, :, None] - cy[:, None]).abs(), iou], dim=-1)
 

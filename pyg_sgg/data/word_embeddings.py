@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
-from ..paths import cache_dir
+from ..paths import cache_dir, file_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def _glove(names: Sequence[str], glove_file: str) -> Tensor:
                 table[word] = vec
                 dim = vec.numel()
     if dim is None:
-        raise ValueError(f"pyg_sgg/nn/word_embeddings.py: GloVe file {glove_file!r} "
+        raise ValueError(f"class_name_embeddings: GloVe file {glove_file!r} "
                          f"contains none of the class-name words")
     gen = torch.Generator().manual_seed(0)
     out = torch.empty(len(names), dim)
@@ -94,16 +94,16 @@ def class_name_embeddings(names: Sequence[str], dim: Optional[int] = None,
         Tensor: ``[len(names), dim]`` float32.
     """
     if source not in SOURCES:
-        raise ValueError(f"pyg_sgg/nn/word_embeddings.py: source must be one of {SOURCES}, "
+        raise ValueError(f"class_name_embeddings: 'source' must be one of {SOURCES}, "
                          f"got {source!r}")
     names = [str(n) for n in names]
     if source == "auto":
         source = "glove" if glove_file else "minilm"
     if source == "glove" and not glove_file:
-        raise ValueError("pyg_sgg/nn/word_embeddings.py: source 'glove' needs glove_file")
+        raise ValueError("class_name_embeddings: source 'glove' needs glove_file")
 
-    key = hashlib.sha1(repr((names, source, glove_file and str(Path(glove_file).resolve()),
-                             dim, seed)).encode()).hexdigest()[:16]
+    glove_key = file_fingerprint(glove_file) if source == "glove" else None
+    key = hashlib.sha1(repr((names, source, glove_key, dim, seed)).encode()).hexdigest()[:16]
     path = cache_dir() / "word_embeddings" / f"{source}_{key}.pt"
     if cache and path.exists():
         vectors = torch.load(path)
@@ -126,5 +126,7 @@ def class_name_embeddings(names: Sequence[str], dim: Optional[int] = None,
     logger.info("class-name embeddings: %s, %d x %d", used, *vectors.shape)
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(vectors, path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        torch.save(vectors, tmp)
+        os.replace(tmp, path)  # atomic: a concurrent or killed run never leaves half a file
     return vectors

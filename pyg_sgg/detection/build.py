@@ -1,0 +1,226 @@
+"""Config → detector: its datasets, the model, training (``train.py --task detector``) and
+the frozen detector the relation models read (trained once and cached when
+``DETECTOR.WEIGHTS`` is empty).
+
+Entry points::
+
+    train_detector_from_config(cfg, resume=False)  # train (+ evaluate), returns a dict
+    build_detector_from_config(cfg)                # frozen TorchvisionDetector
+"""
+import json
+import logging
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+import torch
+
+from .cache_key import (detector_config_hash, detector_output_dir, explain_missing_detector,
+                        write_cache_key)
+
+__all__ = ["build_detector_datasets", "build_detector_model", "train_detector_from_config",
+           "load_detector_model", "build_detector_from_config"]
+
+logger = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- datasets
+def build_detector_datasets(cfg, splits=("vg_train", "vg_test", "coco_train", "coco_val")
+                            ) -> Dict[str, object]:
+    """The detector's datasets: VG ``train`` (all train images: no validation hold-out, no
+    relation filters) and ``test``; COCO ``train`` / ``val`` (only when MODEL.MASK_ON)."""
+    from pyg_sgg.data.roots import coco_paths, vg_paths, vg_root
+    from pyg_sgg.data.vg import VGDataset
+    vg = cfg.DATASETS.VG
+    root = vg_root(cfg)
+    files = vg_paths(cfg, root)
+    out = {}
+    for s in splits:
+        if s.startswith("vg_"):
+            out[s] = VGDataset(root, s[3:], h5_file=files["H5_FILE"],
+                               dicts_file=files["DICTS_FILE"],
+                               image_data_file=files["IMAGE_DATA_FILE"],
+                               image_dir=files["IMAGE_DIR"], num_val_images=0,
+                               filter_empty_rels=False, filter_duplicate_rels=False,
+                               filter_non_overlap=False, box_scale=vg.BOX_SCALE,
+                               num_images=vg.NUM_IMAGES)
+        elif cfg.MODEL.MASK_ON:
+            from pyg_sgg.data.coco import COCOMaskDataset
+            coco = coco_paths(cfg, root)
+            ann = coco["TRAIN_ANNOTATIONS" if s == "coco_train" else "VAL_ANNOTATIONS"]
+            out[s] = COCOMaskDataset(str(ann), str(coco["IMAGE_DIR"]))
+    return out
+
+
+# ------------------------------------------------------------------------------- models
+def build_detector_model(cfg, num_classes: int, num_mask_classes: int = 0):
+    """:class:`JointMaskRCNN` from the config (class counts without background)."""
+    from pyg_sgg.detection.backbone import SmallConvFPN, build_resnet_fpn_backbone
+    from pyg_sgg.detection.joint_mask_rcnn import JointMaskRCNN
+    m = cfg.MODEL
+    name = m.BACKBONE.NAME.lower()
+    if name == "small_conv_fpn":
+        backbone = SmallConvFPN(m.BACKBONE.CHANNELS, m.FPN.OUT_CHANNELS, m.FPN.NUM_LEVELS,
+                                m.BACKBONE.DEPTHS)
+        levels = m.FPN.NUM_LEVELS
+    elif name == "resnet_fpn":
+        backbone = build_resnet_fpn_backbone(m.RESNETS.DEPTH)
+        levels = 5
+    else:
+        raise ValueError(f"config key MODEL.BACKBONE.NAME must be 'small_conv_fpn' or "
+                         f"'resnet_fpn', got {m.BACKBONE.NAME!r}")
+    sizes = [list(s) for s in m.ANCHOR_GENERATOR.SIZES]
+    if len(sizes) != levels:
+        raise ValueError(f"config key MODEL.ANCHOR_GENERATOR.SIZES needs {levels} lists "
+                         f"(one per feature level), got {len(sizes)}")
+    inp = cfg.INPUT
+    num_anchor_sizes = {len(s) for s in sizes}
+    if len(num_anchor_sizes) != 1:
+        raise ValueError("config key MODEL.ANCHOR_GENERATOR.SIZES: every level needs the "
+                         "same number of sizes (torchvision's RPN head is shared)")
+    return JointMaskRCNN(
+        backbone, num_classes, num_mask_classes if m.MASK_ON else 0,
+        min_size=tuple(inp.MIN_SIZE_TRAIN), max_size=inp.MAX_SIZE_TRAIN,
+        min_size_test=inp.MIN_SIZE_TEST,
+        image_mean=[v / 255.0 for v in m.PIXEL_MEAN], image_std=[v / 255.0 for v in m.PIXEL_STD],
+        featmap_names=["0", "1", "2", "3"] if name == "resnet_fpn" else None,
+        anchor_sizes=sizes, aspect_ratios=m.ANCHOR_GENERATOR.ASPECT_RATIOS[0],
+        rpn_pre_nms_top_n_train=m.RPN.PRE_NMS_TOPK_TRAIN,
+        rpn_pre_nms_top_n_test=m.RPN.PRE_NMS_TOPK_TEST,
+        rpn_post_nms_top_n_train=m.RPN.POST_NMS_TOPK_TRAIN,
+        rpn_post_nms_top_n_test=m.RPN.POST_NMS_TOPK_TEST, rpn_nms_thresh=m.RPN.NMS_THRESH,
+        rpn_bg_iou_thresh=m.RPN.IOU_THRESHOLDS[0], rpn_fg_iou_thresh=m.RPN.IOU_THRESHOLDS[-1],
+        rpn_batch_size_per_image=m.RPN.BATCH_SIZE_PER_IMAGE,
+        rpn_positive_fraction=m.RPN.POSITIVE_FRACTION,
+        box_pooler_resolution=m.ROI_BOX_HEAD.POOLER_RESOLUTION,
+        pooler_sampling_ratio=m.ROI_BOX_HEAD.POOLER_SAMPLING_RATIO,
+        representation_size=m.ROI_BOX_HEAD.FC_DIM,
+        box_score_thresh=m.ROI_HEADS.SCORE_THRESH_TEST,
+        box_nms_thresh=m.ROI_HEADS.NMS_THRESH_TEST,
+        box_detections_per_img=cfg.TEST.DETECTIONS_PER_IMAGE,
+        box_fg_iou_thresh=m.ROI_HEADS.IOU_THRESHOLDS[-1],
+        box_bg_iou_thresh=m.ROI_HEADS.IOU_THRESHOLDS[0],
+        box_batch_size_per_image=m.ROI_HEADS.BATCH_SIZE_PER_IMAGE,
+        box_positive_fraction=m.ROI_HEADS.POSITIVE_FRACTION,
+        mask_pooler_resolution=m.ROI_MASK_HEAD.POOLER_RESOLUTION,
+        mask_head_layers=[m.ROI_MASK_HEAD.CONV_DIM] * m.ROI_MASK_HEAD.NUM_CONV)
+
+
+def _class_counts(cfg, datasets) -> Tuple[int, int]:
+    c = cfg.MODEL.ROI_HEADS.NUM_CLASSES or len(datasets["vg"].object_classes) - 1
+    k = 0
+    if cfg.MODEL.MASK_ON:
+        k = cfg.MODEL.ROI_HEADS.MASK_NUM_CLASSES or len(datasets["coco"].class_names) - 1
+    return c, k
+
+
+def train_detector_from_config(cfg, resume: bool = False, evaluate: Optional[bool] = None,
+                               progress: bool = True) -> Dict:
+    """Train the detector of ``cfg`` (``python train.py --task detector``).
+
+    Writes checkpoints to :func:`detector_output_dir` (``model_final.pth``, resumable with
+    ``resume=True``), evaluates box AP on VG test and mask AP on COCO val (unless
+    ``evaluate`` / ``DETECTOR.EVAL_AFTER_TRAIN`` is False) and writes ``metrics.json``.
+
+    Returns:
+        dict with ``checkpoint``, ``output_dir``, ``train_time_s``, ``iteration`` and
+        ``metrics`` (``vg_test/AP50``, ``coco_val/segm/AP50``, ... in percent).
+    """
+    from pyg_sgg.detection.evaluation import evaluate_detector
+    from pyg_sgg.detection.training import train_detector
+    if cfg.DETECTOR.NAME.lower() != "torchvision":
+        from pyg_sgg.detection.detectron2_backend import require_detectron2
+        require_detectron2()
+        raise NotImplementedError("detector training with the detectron2 backend: use "
+                                  "detectron2's own tools/train_net.py")
+    if cfg.DETECTOR.NUM_THREADS > 0:
+        torch.set_num_threads(cfg.DETECTOR.NUM_THREADS)
+    ds = build_detector_datasets(cfg)
+    data = {"vg": ds["vg_train"], "coco": ds.get("coco_train")}
+    c, k = _class_counts(cfg, data)
+    torch.manual_seed(cfg.get("SEED", 0))
+    model = build_detector_model(cfg, c, k)
+    s = cfg.DETECTOR.SOLVER
+    out_dir = detector_output_dir(cfg)
+    flip = 0.5 if cfg.INPUT.RANDOM_FLIP == "horizontal" else 0.0
+    res = train_detector(
+        model, data["vg"], data["coco"], output_dir=out_dir, max_iter=s.MAX_ITER,
+        ims_per_batch=s.IMS_PER_BATCH, coco_ims_per_batch=s.COCO_IMS_PER_BATCH or None,
+        optimizer=s.OPTIMIZER.lower(), base_lr=s.BASE_LR, momentum=s.MOMENTUM,
+        weight_decay=s.WEIGHT_DECAY,
+        lr_schedule="cosine" if s.LR_SCHEDULER_NAME == "WarmupCosineLR" else "step",
+        steps=s.STEPS, gamma=s.GAMMA, warmup_iters=s.WARMUP_ITERS,
+        warmup_factor=s.WARMUP_FACTOR, hflip=flip, checkpoint_period=s.CHECKPOINT_PERIOD,
+        resume=resume, seed=cfg.get("SEED", 0),
+        num_workers=cfg.DATALOADER.NUM_WORKERS if "DATALOADER" in cfg else 0,
+        progress=progress, max_time_s=s.MAX_TIME_S or None)
+    res["output_dir"] = out_dir
+    meta = {"num_classes": c, "num_mask_classes": k, "config_hash": detector_config_hash(cfg)}
+    (out_dir / "detector_meta.json").write_text(json.dumps(meta))
+    write_cache_key(cfg, out_dir)
+    metrics = {}
+    if cfg.DETECTOR.EVAL_AFTER_TRAIN if evaluate is None else evaluate:
+        model.eval()
+        for key, v in evaluate_detector(model, ds["vg_test"], dataset_type="vg",
+                                        progress=progress).items():
+            metrics[f"vg_test/{key}"] = v
+        if k > 0:
+            for key, v in evaluate_detector(model, ds["coco_val"], dataset_type="coco",
+                                            progress=progress).items():
+                metrics[f"coco_val/{key}"] = v
+        metrics["train_time_s"] = res["train_time_s"]
+        metrics["cpu_time_s"] = res["cpu_time_s"]
+        metrics["iterations"] = res["iteration"]
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+        logger.info("detector: %s", " ".join(f"{a}={b:.1f}" for a, b in metrics.items()))
+    res["metrics"] = metrics
+    return res
+
+
+def load_detector_model(cfg, weights, num_classes: int, num_mask_classes: int = 0):
+    """:class:`JointMaskRCNN` of ``cfg`` with the ``model`` state dict of ``weights``."""
+    model = build_detector_model(cfg, num_classes, num_mask_classes)
+    state = torch.load(weights, map_location="cpu", weights_only=False)
+    model.load_state_dict(state.get("model", state))
+    return model.eval()
+
+
+def build_detector_from_config(cfg, train_if_missing: bool = True, num_classes: int = 0,
+                               num_mask_classes: int = 0):
+    """The frozen :class:`~pyg_sgg.detection.torchvision_backend.TorchvisionDetector`.
+
+    Uses ``DETECTOR.WEIGHTS`` when set; else the detector trained with this config under
+    :func:`detector_output_dir` (trained now when missing and ``train_if_missing``).
+    Class counts (without background) come from the config, the checkpoint folder's
+    ``detector_meta.json``, the arguments, or the datasets, in that order.
+    """
+    from pyg_sgg.detection.torchvision_backend import TorchvisionDetector
+    if cfg.DETECTOR.NAME.lower() == "detectron2":
+        from pyg_sgg.detection.detectron2_backend import build_detectron2_detector
+        return build_detectron2_detector(cfg)
+    weights = cfg.DETECTOR.WEIGHTS
+    if not weights:
+        out = detector_output_dir(cfg)
+        final = out / "model_final.pth"
+        if not final.is_file():
+            if not train_if_missing:
+                raise FileNotFoundError(f"no trained detector at {final} (DETECTOR.WEIGHTS "
+                                        f"is empty); train one with --task detector")
+            logger.info("training the detector into %s: %s", out,
+                        explain_missing_detector(cfg))
+            train_detector_from_config(cfg, resume=True)
+        weights = final
+    weights = Path(weights)
+    if not weights.is_file():
+        raise FileNotFoundError(f"config key DETECTOR.WEIGHTS: no file {weights}")
+    c = cfg.MODEL.ROI_HEADS.NUM_CLASSES or num_classes
+    k = (cfg.MODEL.ROI_HEADS.MASK_NUM_CLASSES or num_mask_classes) if cfg.MODEL.MASK_ON else 0
+    meta_file = weights.parent / "detector_meta.json"
+    if (not c or (cfg.MODEL.MASK_ON and not k)) and meta_file.is_file():
+        meta = json.loads(meta_file.read_text())
+        c, k = c or meta["num_classes"], k or (meta["num_mask_classes"] if cfg.MODEL.MASK_ON
+                                              else 0)
+    if not c or (cfg.MODEL.MASK_ON and not k):
+        ds = build_detector_datasets(cfg, ("vg_test", "coco_val"))
+        c, k = _class_counts(cfg, {"vg": ds["vg_test"], "coco": ds.get("coco_val")})
+    model = load_detector_model(cfg, weights, c, k)
+    return TorchvisionDetector(model, detections_per_img=cfg.TEST.DETECTIONS_PER_IMAGE)
