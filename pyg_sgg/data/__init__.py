@@ -1,12 +1,16 @@
-"""Datasets (VG150, COCO masks, SynthVG/SynthCOCO) and the SceneGraph data model."""
-from .scene_graph import SceneGraph, add_candidate_pairs, all_pairs, pair_labels
-from .vg import DatasetFormatError, VGDataset
-from .coco import COCOMaskDataset
-from .loader import InfiniteMixedLoader, build_loader, collate_scene_graphs, mixed_batches
-from .statistics import few_shot_bins, get_statistics, zero_shot_triplets
-from .synthetic import ensure_dataset
+"""Scene graphs as PyG ``Data``, VG150 / COCO readers and writers, SynthVG + SynthCOCO, SGB
+statistics, batching; each name is imported when first used."""
+from ..lazy_exports import lazy_exports
 
-__all__ = ["SceneGraph", "add_candidate_pairs", "all_pairs", "pair_labels"]
-__all__ += ["DatasetFormatError", "VGDataset", "COCOMaskDataset", "InfiniteMixedLoader",
-            "build_loader", "collate_scene_graphs", "mixed_batches"]
-__all__ += ["ensure_dataset", "get_statistics", "zero_shot_triplets", "few_shot_bins"]
+_EXPORTS = {
+    "SceneGraph": ".scene_graph", "add_candidate_pairs": ".scene_graph",
+    "all_pairs": ".scene_graph", "pair_labels": ".scene_graph",
+    "DatasetFormatError": ".vg", "VGDataset": ".vg", "COCOMaskDataset": ".coco",
+    "InfiniteMixedLoader": ".loader", "build_loader": ".loader",
+    "collate_scene_graphs": ".loader", "mixed_batches": ".loader",
+    "ensure_dataset": ".synthetic", "get_statistics": ".statistics",
+    "zero_shot_triplets": ".statistics", "few_shot_bins": ".statistics",
+    "class_name_embeddings": ".word_embeddings",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = list(_EXPORTS)

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..config import get_cfg
 from ..paths import cache_dir
 from . import distributed as du
+from .validation import check_config
 
 __all__ = ["default_argument_parser", "setup_cfg", "setup_logging", "default_output_dir"]
 
@@ -56,7 +57,9 @@ def default_output_dir(cfg, config_file: str = "") -> Path:
 
 
 def setup_cfg(args):
-    """Defaults ← ``--config-file`` ← ``--method`` ← trailing overrides; frozen."""
+    """Defaults ← ``--config-file`` ← ``--method`` ← trailing overrides, checked
+    (:func:`~pyg_sgg.engine.validation.check_config`: names and paths, before any work);
+    frozen."""
     cfg = get_cfg()
     if args.config_file:
         if not os.path.isfile(args.config_file):
@@ -65,6 +68,7 @@ def setup_cfg(args):
     if getattr(args, "method", None):
         cfg.SGG.METHOD = args.method
     cfg.merge_from_list(args.opts or [])
+    check_config(cfg, job=getattr(args, "task", "sgg"))
     if not cfg.OUTPUT_DIR:
         cfg.OUTPUT_DIR = str(default_output_dir(cfg, args.config_file))
     cfg.freeze()

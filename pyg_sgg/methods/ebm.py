@@ -53,11 +53,10 @@ from ..models.sgdet_targets import _gt_fields, cross_pairs, pairwise_iou
 from ..nn.box_geometry import box_geometry
 from ..nn.energy_model import EnergyModel
 from .base import METHOD_REGISTRY, Method
-from .ebm_config import add_ebm_config
+from .ebm_config import BASE_GRAD_MODES, add_ebm_config
 from .sgld import SGLD, min_max_normalize
 
 TASKS = ("predcls", "sgcls", "sgdet")
-BASE_GRAD_MODES = ("minimize", "as_coded", "detach")
 
 
 class _Graph(NamedTuple):

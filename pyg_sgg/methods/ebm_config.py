@@ -1,6 +1,9 @@
 """Config keys of the ``ebm`` method (``cfg.EBM``), importable without torch."""
 
-__all__ = ["add_ebm_config"]
+__all__ = ["add_ebm_config", "BASE_GRAD_MODES"]
+
+#: ``EBM.BASE_GRAD`` choices (see :mod:`pyg_sgg.methods.ebm`).
+BASE_GRAD_MODES = ("minimize", "as_coded", "detach")
 
 
 def add_ebm_config(cfg):

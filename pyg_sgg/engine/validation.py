@@ -1,0 +1,86 @@
+"""Every name and path a run needs, checked before any work starts (milliseconds, no model
+code imported): a bad value fails with one line naming the key, the value and the choices.
+
+    check_config(cfg, job="sgg")   # raises ConfigError
+"""
+import importlib.util
+from pathlib import Path
+from typing import Iterable
+
+from ..config import ConfigError
+
+__all__ = ["check_config", "TASKS"]
+
+#: ``SGG.TASK`` choices.
+TASKS = ("predcls", "sgcls", "sgdet")
+
+
+def _choice(key: str, value: str, choices: Iterable[str], lower: bool = True) -> None:
+    choices = list(choices)
+    v = value.lower() if lower else value
+    if v not in [c.lower() if lower else c for c in choices]:
+        raise ConfigError(f"config key {key}: {value!r} is not one of {choices}")
+
+
+def _file(key: str, value: str, folder: bool = False) -> None:
+    if not value:
+        return
+    p = Path(value).expanduser()
+    if not (p.is_dir() if folder else p.is_file()):
+        raise ConfigError(f"config key {key}: {'folder' if folder else 'file'} {p} not found")
+
+
+def check_config(cfg, job: str = "sgg") -> None:
+    """Check the names (method, encoder, task, detector backend and the other choice keys)
+    and the paths (dataset files, weights, GloVe) of ``cfg`` for ``job`` (``"sgg"`` or
+    ``"detector"``). Raises :class:`~pyg_sgg.config.ConfigError` with one line."""
+    from ..data.roots import coco_paths, vg_paths
+    from ..detection.config import BACKBONES, BACKENDS
+    from ..methods.ebm_config import BASE_GRAD_MODES
+    from ..methods.registry import METHOD_REGISTRY
+    from ..nn.context.registry import CONTEXT_REGISTRY
+
+    _choice("SGG.TASK", cfg.SGG.TASK, TASKS)
+    names = [n.strip() for n in cfg.SGG.METHOD.split("+")]
+    for n in names:
+        if not n or n not in METHOD_REGISTRY:
+            raise ConfigError(f"config key SGG.METHOD (--method): {n!r} is not a training "
+                              f"method; choose from {METHOD_REGISTRY.names()}, joined with "
+                              f"'+' (e.g. 'hml+ebm')")
+    if len({n.lower() for n in names}) != len(names):
+        raise ConfigError(f"config key SGG.METHOD (--method): {cfg.SGG.METHOD!r} names a "
+                          f"method twice")
+    _choice("MODEL.SGG.CONTEXT", cfg.MODEL.SGG.CONTEXT, ["none", *CONTEXT_REGISTRY.names()])
+    _choice("MODEL.SGG.OBJ_ORDER", cfg.MODEL.SGG.OBJ_ORDER,
+            ("leftright", "confidence", "size", "random"))
+    _choice("MODEL.SGG.WORD_EMBEDDINGS", cfg.MODEL.SGG.WORD_EMBEDDINGS,
+            ("auto", "glove", "minilm", "random"))
+    _choice("DETECTOR.NAME", cfg.DETECTOR.NAME, BACKENDS)
+    _choice("MODEL.BACKBONE.NAME", cfg.MODEL.BACKBONE.NAME, BACKBONES)
+    _choice("SOLVER.OPTIMIZER", cfg.SOLVER.OPTIMIZER, ("SGD", "Adam"))
+    _choice("SOLVER.LR_SCHEDULER_NAME", cfg.SOLVER.LR_SCHEDULER_NAME,
+            ("WarmupMultiStepLR", "WarmupReduceLROnPlateau"), lower=False)
+    _choice("DETECTOR.SOLVER.OPTIMIZER", cfg.DETECTOR.SOLVER.OPTIMIZER, ("SGD", "AdamW"))
+    _choice("DETECTOR.SOLVER.LR_SCHEDULER_NAME", cfg.DETECTOR.SOLVER.LR_SCHEDULER_NAME,
+            ("WarmupMultiStepLR", "WarmupCosineLR"), lower=False)
+    _choice("EBM.BASE_GRAD", cfg.EBM.BASE_GRAD, BASE_GRAD_MODES, lower=False)
+    _choice("HML.SPLIT", cfg.HML.SPLIT, ("frequency", "cluster"), lower=False)
+    for key in ("TRAIN", "VAL", "TEST"):
+        for name in cfg.DATASETS[key]:
+            _choice(f"DATASETS.{key}", name, ("VG_train", "VG_val", "VG_test"), lower=False)
+    if cfg.DETECTOR.NAME.lower() == "detectron2" and importlib.util.find_spec("detectron2") is None:
+        raise ConfigError("config key DETECTOR.NAME: 'detectron2' is not installed (it is on "
+                          "no package index: build it from a copy of its repository with "
+                          "pip install --no-build-isolation), or use 'torchvision'")
+
+    _file("MODEL.WEIGHTS", cfg.MODEL.WEIGHTS)
+    _file("DETECTOR.WEIGHTS", cfg.DETECTOR.WEIGHTS)
+    _file("MODEL.SGG.GLOVE_FILE", cfg.MODEL.SGG.GLOVE_FILE)
+    if cfg.DATASETS.VG.ROOT:  # the embedded SynthVG is generated: nothing to check
+        root = Path(cfg.DATASETS.VG.ROOT).expanduser()
+        _file("DATASETS.VG.ROOT", str(root), folder=True)
+        for key, p in vg_paths(cfg, root).items():
+            _file(f"DATASETS.VG.{key}", str(p), folder=key == "IMAGE_DIR")
+        if cfg.MODEL.MASK_ON and job == "detector" or cfg.DATASETS.COCO.ROOT:
+            for key, p in coco_paths(cfg, root).items():
+                _file(f"DATASETS.COCO.{key}", str(p), folder=key == "IMAGE_DIR")

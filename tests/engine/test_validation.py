@@ -1,0 +1,78 @@
+"""Every name and path a run needs is checked before any work starts (defect: ``--method foo``
+generated the dataset and trained the detector for minutes first)."""
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pyg_sgg.config import ConfigError, get_cfg
+from pyg_sgg.engine.validation import check_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("argv,line", [
+    (["--method", "foo"], "config key SGG.METHOD (--method): 'foo' is not a training method; "
+                          "choose from ['ce', 'ebm', 'hml']"),
+    (["--method", "hml+foo"], "'foo' is not a training method"),
+    (["--method", "ebm+ebm"], "'ebm+ebm' names a method twice"),
+    (["SGG.TASK", "scls"], "config key SGG.TASK: 'scls' is not one of "
+                           "['predcls', 'sgcls', 'sgdet']"),
+    (["MODEL.SGG.CONTEXT", "gnn"], "config key MODEL.SGG.CONTEXT: 'gnn' is not one of "
+                                   "['none', 'imp', 'motifs', 'transformer', 'vctree']"),
+    (["DETECTOR.NAME", "mmdet"], "config key DETECTOR.NAME: 'mmdet' is not one of "
+                                 "['torchvision', 'detectron2']"),
+    (["EBM.BASE_GRAD", "up"], "config key EBM.BASE_GRAD: 'up' is not one of"),
+    (["SOLVER.OPTIMIZER", "lamb"], "config key SOLVER.OPTIMIZER: 'lamb' is not one of"),
+    (["DATASETS.TEST", "('COCO_test',)"], "config key DATASETS.TEST: 'COCO_test'"),
+    (["MODEL.WEIGHTS", "/no/model.pth"], "config key MODEL.WEIGHTS: file /no/model.pth not "
+                                         "found"),
+    (["DETECTOR.WEIGHTS", "/no/det.pth"], "config key DETECTOR.WEIGHTS: file /no/det.pth"),
+    (["MODEL.SGG.GLOVE_FILE", "/no/glove.txt"], "config key MODEL.SGG.GLOVE_FILE: file"),
+])
+def test_train_rejects_a_bad_name_before_any_work(argv, line, monkeypatch, capsys, tmp_path):
+    from pyg_sgg.engine import pipeline
+
+    def no_work(*a, **k):
+        raise AssertionError("the run started before its config was checked")
+
+    for fn in ("run_sgg", "train_detector", "build_sgg", "dataset_root"):
+        monkeypatch.setattr(pipeline, fn, no_work)
+    monkeypatch.setenv("PYG_SGG_CACHE", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["train.py", *argv, "OUTPUT_DIR", str(tmp_path / "o")])
+    with pytest.raises(SystemExit) as e:
+        runpy.run_path(str(ROOT / "train.py"), run_name="__main__")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and err[0].startswith("error: ")
+    assert line in err[0], err[0]
+    assert not list(tmp_path.iterdir())  # nothing generated, trained or cached
+
+
+def test_dataset_files_are_checked_when_a_root_is_given(tmp_path):
+    cfg = get_cfg()
+    cfg.DATASETS.VG.ROOT = str(tmp_path)
+    with pytest.raises(ConfigError, match=r"DATASETS.VG.H5_FILE: file .*VG-SGG-with-attri.h5"):
+        check_config(cfg)
+    for name in ("VG-SGG-with-attri.h5", "VG-SGG-dicts-with-attri.json", "image_data.json"):
+        (tmp_path / name).write_text("")
+    with pytest.raises(ConfigError, match="DATASETS.VG.IMAGE_DIR: folder"):
+        check_config(cfg)
+    (tmp_path / "images").mkdir()
+    check_config(cfg)  # the VG files are there; COCO is only needed to train the detector
+    with pytest.raises(ConfigError, match="DATASETS.COCO.TRAIN_ANNOTATIONS"):
+        check_config(cfg, job="detector")
+
+
+def test_the_check_imports_no_model_code():
+    """What keeps it fast: neither PyG nor a model, method or detector module is imported."""
+    code = ("import sys; from pyg_sgg.config import get_cfg; "
+            "from pyg_sgg.engine.validation import check_config; check_config(get_cfg()); "
+            "heavy = [m for m in sys.modules if m.startswith(('torch_geometric', "
+            "'pyg_sgg.models.scene', 'pyg_sgg.methods.ebm', 'pyg_sgg.methods.hml', "
+            "'pyg_sgg.nn.context.motifs', 'pyg_sgg.detection.build', 'torchvision'))]; "
+            "heavy = [m for m in heavy if not m.endswith('_config')]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
