@@ -25,11 +25,8 @@ from pyg_sgg.models.losses import sgg_task_loss
 from pyg_sgg.models.output import SGGOutput
 from pyg_sgg.nn import EnergyModel
 
-try:  # helper D1's model; a small stand-in otherwise
-    from pyg_sgg.models import SceneGraphModel
-    from pyg_sgg.nn.context.base import CONTEXT_REGISTRY
-except ImportError:  # pragma: no cover
-    SceneGraphModel = None
+from pyg_sgg.models import SceneGraphModel, context_options
+from pyg_sgg.nn.context import CONTEXT_REGISTRY
 
 
 def make_batch(num_images, num_objects, feat_dim, num_classes, num_predicates, seed=0):
@@ -74,14 +71,13 @@ def timed(fn, device, repeat):
 
 def part_a(args, device):
     C, P = args.classes, args.predicates
-    contexts = [c for c in ("motifs", "vctree", "transformer", "imp")
-                if SceneGraphModel is not None and c in CONTEXT_REGISTRY]
-    context = args.context or (contexts[0] if contexts else None)
-    if SceneGraphModel is None or context is None:
-        raise SystemExit("part (a) needs pyg_sgg.models.SceneGraphModel and a context encoder")
+    context = args.context or "motifs"
+    if context not in CONTEXT_REGISTRY:
+        raise SystemExit(f"--context: {context!r} is not one of {CONTEXT_REGISTRY.names()}")
     model = SceneGraphModel.build(
         mode=args.task, context=context, num_classes=C, num_predicates=P,
         feature_dim=args.feat_dim, pair_feature_dim=args.feat_dim,
+        context_options=context_options(context, edge_channels=args.feat_dim),
         pairs_per_image=args.pairs_per_image).to(device).train()
     batch = make_batch(args.images, args.a_objects, args.feat_dim, C, P)
     batch.edge_attr = torch.randn(batch.edge_index.size(1), args.feat_dim)

@@ -16,7 +16,7 @@ from torch_geometric.data import Batch
 from pyg_sgg.data.scene_graph import SceneGraph, add_candidate_pairs
 from pyg_sgg.methods.base import Stage
 from pyg_sgg.methods.hml import HML
-from pyg_sgg.models import SceneGraphModel
+from pyg_sgg.models import SceneGraphModel, context_options
 from pyg_sgg.models.losses import sgg_task_loss
 
 
@@ -57,7 +57,9 @@ def main():
     torch.manual_seed(0)
     model = SceneGraphModel.build(mode=a.task, context=a.context, num_classes=C + 1,
                                   num_predicates=P + 1, feature_dim=a.feat_dim,
-                                  pair_feature_dim=a.feat_dim).to(dev).train()
+                                  pair_feature_dim=a.feat_dim,
+                                  context_options=context_options(
+                                      a.context, edge_channels=a.feat_dim)).to(dev).train()
     batch = synthetic_batch(a.images, a.objects, a.feat_dim, C, P)
     batch.edge_attr = torch.randn(batch.edge_index.size(1), a.feat_dim)
     batch = model.prepare_batch(batch, torch.Generator().manual_seed(0)).to(dev)

@@ -32,7 +32,7 @@ def stage_class_weights(predicate_counts, classes, mode: str = "effective",
     elif mode == "none":
         w = torch.ones_like(n)
     else:
-        raise ValueError(f"pyg_sgg/methods/class_weights.py: field 'mode' must be "
+        raise ValueError(f"stage_class_weights: field 'mode' must be "
                          f"'effective', 'inverse' or 'none', got {mode!r}")
     finite = torch.isfinite(w)
     w = torch.where(finite, w, w[finite].max() if finite.any() else torch.ones_like(w))

@@ -20,7 +20,7 @@ def cr_loss(parent_logits: Tensor, child_logits: Tensor, form: str = "l2",
     HML's public code, ``0.5 · L1Loss_mean · R`` (= 0.5 · Σ_rows mean_cols |Δ|). 0 rows → 0.
     """
     if form not in FORMS:
-        raise ValueError(f"pyg_sgg/methods/concept_reconstruction.py: field 'form' must be one "
+        raise ValueError(f"cr_loss: field 'form' must be one "
                          f"of {FORMS}, got {form!r}")
     if child_logits.size(0) == 0:
         return child_logits.sum() * 0.0

@@ -103,10 +103,10 @@ class EBM(Method):
                  momentum: float = 0.9, weight_decay: float = 1e-4,
                  grad_norm_clip: float = 5.0):
         if task not in TASKS:
-            raise ValueError(f"pyg_sgg/methods/ebm.py: task must be one of {TASKS}, "
+            raise ValueError(f"EBM: task must be one of {TASKS}, "
                              f"got {task!r}")
         if base_grad not in BASE_GRAD_MODES:
-            raise ValueError(f"pyg_sgg/methods/ebm.py: EBM.BASE_GRAD must be one of "
+            raise ValueError(f"EBM: EBM.BASE_GRAD must be one of "
                              f"{BASE_GRAD_MODES}, got {base_grad!r}")
         self.task = task
         self.energy_model = energy_model
@@ -210,7 +210,7 @@ class EBM(Method):
         else:
             for key in ("gt_rel_index", "gt_rel_label"):
                 if key not in batch:
-                    raise ValueError(f"pyg_sgg/methods/ebm.py: batch lacks field {key!r}")
+                    raise ValueError(f"EBM: batch lacks field {key!r}")
             edge_index, rel_label = batch.gt_rel_index, batch.gt_rel_label
             boxes, labels, node_batch = batch.boxes, batch.labels, batch.batch
             x_img = self._image_features(feats)
@@ -280,7 +280,7 @@ class EBM(Method):
     # ----------------------------------------------------------------------------- loss
     def loss(self, model: torch.nn.Module, batch, outputs) -> Dict[str, Tensor]:
         if outputs.node_features is None:
-            raise ValueError("pyg_sgg/methods/ebm.py: outputs.node_features is None; the "
+            raise ValueError("EBM: outputs.node_features is None; the "
                              "energy model's image graph needs the RoI features")
         losses = {k: self.task_weight * v for k, v in sgg_task_loss(batch, outputs).items()}
         self.energy_model.train()  # authors: train mode, also while sampling

@@ -52,10 +52,10 @@ class ParameterImportance:
                  importance: str = "rwalk", distance: str = "l2", lam: float = 1.0,
                  eps: float = 1e-20):
         if importance not in ("rwalk", "hml_code"):
-            raise ValueError(f"pyg_sgg/methods/parameter_importance.py: field 'importance' "
+            raise ValueError(f"ParameterImportance: field 'importance' "
                              f"must be 'rwalk' or 'hml_code', got {importance!r}")
         if distance not in ("l2", "abs"):
-            raise ValueError(f"pyg_sgg/methods/parameter_importance.py: field 'distance' "
+            raise ValueError(f"ParameterImportance: field 'distance' "
                              f"must be 'l2' or 'abs', got {distance!r}")
         self.include, self.exclude = list(include), list(exclude)
         self.alpha, self.importance, self.distance = alpha, importance, distance

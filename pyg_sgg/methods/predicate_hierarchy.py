@@ -39,19 +39,19 @@ def predicate_stages(predicate_counts, sizes: Sequence[int] = (10,), split: str 
     counts = _as_np(predicate_counts).astype(np.float64).reshape(-1)
     num_pred = counts.size - 1
     if num_pred < 1:
-        raise ValueError("pyg_sgg/methods/predicate_hierarchy.py: field 'predicate_counts' "
+        raise ValueError("predicate_stages: field 'predicate_counts' "
                          "needs at least one foreground predicate")
     sizes = [int(s) for s in sizes]
     if any(b <= a for a, b in zip(sizes, sizes[1:])) or any(s < 1 or s > num_pred
                                                               for s in sizes):
-        raise ValueError(f"pyg_sgg/methods/predicate_hierarchy.py: field 'sizes' {sizes} must "
+        raise ValueError(f"predicate_stages: field 'sizes' {sizes} must "
                          f"be increasing cumulative sizes in 1..{num_pred}")
     fg = counts[1:]
     # stable: ties broken by class index
     order = np.argsort(-fg, kind="stable") + 1
     if split == "cluster":
         if pred_dist is None:
-            raise ValueError("pyg_sgg/methods/predicate_hierarchy.py: split 'cluster' needs "
+            raise ValueError("predicate_stages: split 'cluster' needs "
                              "field 'pred_dist'")
         from scipy.cluster.hierarchy import fcluster, linkage
         pd = _as_np(pred_dist).astype(np.float64)

@@ -1,8 +1,14 @@
-"""The plain SGG task loss (SGB): relation cross-entropy + object cross-entropy."""
+"""The SGG task losses (SGB): relation cross-entropy, object cross-entropy, and VCTree's
+tree-score loss."""
 from typing import Dict
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
+
+from ..nn.context.base import PairScores
+
+__all__ = ["sgg_task_loss", "tree_score_loss"]
 
 
 def _ce(logits: Tensor, target: Tensor) -> Tensor:
@@ -22,7 +28,7 @@ def sgg_task_loss(batch, outputs) -> Dict[str, Tensor]:
     * ``loss_tree``: VCTree's tree-score BCE, when the encoder produced one.
     """
     if "edge_label" not in batch:
-        raise ValueError("pyg_sgg/models/losses.py: batch lacks field 'edge_label' "
+        raise ValueError("sgg_task_loss: batch lacks field 'edge_label' "
                          "(call SceneGraphModel.prepare_batch first)")
     loss_rel = _ce(outputs.rel_logits, batch.edge_label.long())
     target = outputs.extras.get("obj_target")
@@ -34,3 +40,37 @@ def sgg_task_loss(batch, outputs) -> Dict[str, Tensor]:
     if "loss_tree" in outputs.extras:  # VCTree's auxiliary tree-score loss
         losses["loss_tree"] = outputs.extras["loss_tree"]
     return losses
+
+
+def tree_score_loss(scores: PairScores, rel_index: Tensor) -> Tensor:
+    r"""VCTree's supervised tree-score loss: binary cross-entropy of the pair scores of
+    every ordered pair :math:`i \neq j` of each image against "related", 1 where
+    ``rel_index`` links the two nodes in either direction.
+
+    Args:
+        scores (PairScores): ``VCTreeContext``'s output ``pair_scores``.
+        rel_index (Tensor): ``[2, M]`` related node pairs in the numbering of that forward
+            (e.g. the positive candidate pairs of a prepared batch).
+
+    Returns:
+        Tensor: scalar loss (a graph-connected 0 when no image has two objects).
+    """
+    logits, mask, batch, ptr = scores
+    rel_index = rel_index.long().view(2, -1)
+    T = mask.size(1)
+    valid = mask[:, :, None] & mask[:, None, :]
+    valid &= ~torch.eye(T, dtype=torch.bool, device=mask.device)
+    if not bool(valid.any()):
+        return logits.sum() * 0.0
+    target = torch.zeros_like(logits)
+    if rel_index.numel() > 0:
+        if int(rel_index.min()) < 0 or int(rel_index.max()) >= batch.numel():
+            raise ValueError(f"tree_score_loss: 'rel_index' out of range for "
+                             f"{batch.numel()} nodes")
+        b = batch[rel_index[0]]
+        if bool((batch[rel_index[1]] != b).any()):
+            raise ValueError("tree_score_loss: 'rel_index' links nodes of different graphs")
+        i, j = rel_index[0] - ptr[b], rel_index[1] - ptr[b]
+        target[b, i, j] = 1.0
+        target[b, j, i] = 1.0
+    return F.binary_cross_entropy_with_logits(logits[valid], target[valid])

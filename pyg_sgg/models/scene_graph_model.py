@@ -9,7 +9,6 @@ Use from a training loop::
     losses = sgg_task_loss(batch, out)              # {"loss_rel", "loss_obj"}
     preds = model.predict(batch)                    # interchange dict (eval mode inside)
 """
-import inspect
 import logging
 from typing import Dict, Optional, Sequence
 
@@ -19,8 +18,9 @@ from torch import Tensor
 
 from ..data.scene_graph import all_pairs, node_counts, pair_labels
 from ..nn.box_geometry import box_geometry
-from ..nn.context.base import CONTEXT_REGISTRY
+from ..nn.context.base import CONTEXT_REGISTRY, ContextEncoder
 from ..nn.relation_head import RelationHead
+from .losses import tree_score_loss
 from .output import SGGOutput
 from .pair_sampler import sample_pairs, select_edges
 from .sgdet_targets import overlap_mask, sgdet_targets
@@ -28,43 +28,39 @@ from .sgdet_targets import overlap_mask, sgdet_targets
 logger = logging.getLogger(__name__)
 
 MODES = ("predcls", "sgcls", "sgdet")
-_ONEHOT_FILL = 1000.0  # SGB's to_onehot: +1000 at the label, -1000 elsewhere
 
 
 def build_context(name: str, in_channels: int, hidden_channels: int, num_classes: int,
                   **options) -> Optional[torch.nn.Module]:
-    """Instantiate the context encoder ``name`` from ``CONTEXT_REGISTRY`` (``"none"`` →
-    ``None``), passing only the ``options`` its constructor accepts by name."""
+    """``CONTEXT_REGISTRY.get(name)(in_channels, hidden_channels, num_classes, **options)``
+    (``"none"`` → ``None``, the frequency-bias baseline)."""
     if name.lower() == "none":
         return None
-    cls = CONTEXT_REGISTRY.get(name)
-    params = inspect.signature(cls.__init__).parameters
-    kwargs = {k: v for k, v in options.items() if k in params and v is not None}
-    return cls(in_channels, hidden_channels, num_classes, **kwargs)
+    return CONTEXT_REGISTRY.get(name)(in_channels, hidden_channels, num_classes, **options)
 
 
-@torch.no_grad()
-def _probe_widths(context: torch.nn.Module, feature_dim: int, pair_feature_dim: int,
-                  num_classes: int):
-    """``(node-state width, edge-state width or None)`` of an encoder, from one forward on a
-    two-object image (works for any encoder that follows the call contract)."""
-    was_training = context.training
-    context.eval()
-    try:
-        edge_index = torch.tensor([[0, 1], [1, 0]])
-        boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [5.0, 5.0, 20.0, 20.0]])
-        pos = box_geometry(boxes, torch.tensor([[32, 32], [32, 32]]))
-        labels = torch.tensor([1, min(2, num_classes - 1)])
-        dist = torch.nn.functional.one_hot(labels, num_classes).float()
-        kwargs = {}
-        if getattr(context, "uses_edge_attr", False):
-            kwargs["edge_attr"] = torch.zeros(2, pair_feature_dim)
-        out = context(torch.zeros(2, feature_dim), pos, dist, edge_index,
-                      torch.zeros(2, dtype=torch.long), obj_labels=labels, **kwargs)
-    finally:
-        context.train(was_training)
-    edge = out.edge_states.size(-1) if out.edge_states is not None else None
-    return out.node_states.size(-1), edge
+def context_options(name: str, *, embed_dim: int = 200, dropout: float = 0.1,
+                    class_embeddings: Optional[Tensor] = None,
+                    edge_channels: Optional[int] = None, num_obj_layers: int = 1,
+                    num_edge_layers: int = 1, order: str = "leftright",
+                    num_iterations: int = 3, aggr: str = "mean",
+                    heads: int = 8) -> Dict:
+    """The constructor options of the built-in encoder ``name``, picked from these settings
+    (a user-registered encoder gets ``dropout`` only; pass its own options to
+    :meth:`SceneGraphModel.build` directly)."""
+    name = name.lower()
+    out = dict(dropout=dropout)
+    if name in ("motifs", "vctree", "transformer"):
+        out.update(embed_dim=embed_dim, class_embeddings=class_embeddings)
+    if name == "motifs":
+        out.update(order=order, num_obj_layers=num_obj_layers,
+                   num_edge_layers=num_edge_layers)
+    elif name == "transformer":
+        out.update(num_obj_layers=num_obj_layers, num_edge_layers=num_edge_layers,
+                   heads=heads)
+    elif name == "imp":
+        out.update(num_iterations=num_iterations, aggr=aggr, edge_channels=edge_channels)
+    return out
 
 
 class SceneGraphModel(torch.nn.Module):
@@ -101,7 +97,7 @@ class SceneGraphModel(torch.nn.Module):
                  sgdet_iou_threshold: float = 0.5):
         super().__init__()
         if mode not in MODES:
-            raise ValueError(f"pyg_sgg/models/scene_graph_model.py: mode must be one of "
+            raise ValueError(f"SceneGraphModel: mode must be one of "
                              f"{MODES}, got {mode!r}")
         self.mode = mode
         self.context = context
@@ -117,23 +113,19 @@ class SceneGraphModel(torch.nn.Module):
     @classmethod
     def build(cls, *, mode: str, context: str, num_classes: int, num_predicates: int,
               feature_dim: int, pair_feature_dim: int = 0, hidden_dim: int = 256,
-              embed_dim: int = 200, pooling_dim: int = 512, dropout: float = 0.1,
-              use_freq_bias: bool = True, pred_dist: Optional[Tensor] = None,
-              use_union_features: bool = True, use_pair_geometry: bool = True,
-              class_embeddings: Optional[Tensor] = None, context_options: Optional[Dict] = None,
+              pooling_dim: int = 512, dropout: float = 0.1, use_freq_bias: bool = True,
+              pred_dist: Optional[Tensor] = None, use_union_features: bool = True,
+              use_pair_geometry: bool = True, context_options: Optional[Dict] = None,
               **model_kwargs) -> "SceneGraphModel":
-        """Assemble encoder and head from plain arguments (see :meth:`from_config`)."""
-        options = dict(embed_dim=embed_dim, dropout=dropout,
-                       class_embeddings=class_embeddings,
-                       edge_channels=pair_feature_dim if use_union_features else None)
-        options.update(context_options or {})
-        encoder = build_context(context, feature_dim, hidden_dim, num_classes, **options)
+        """Assemble encoder and head from plain arguments (see :meth:`from_config`);
+        ``context_options`` go to the encoder's constructor as they are."""
+        encoder = build_context(context, feature_dim, hidden_dim, num_classes,
+                                **(context_options or {}))
         if encoder is None:
             node_channels, edge_state_channels = 0, None
             use_union_features = use_pair_geometry = False  # pure frequency baseline
         else:
-            node_channels, edge_state_channels = _probe_widths(
-                encoder, feature_dim, pair_feature_dim, num_classes)
+            node_channels, edge_state_channels = encoder.out_channels, encoder.edge_out_channels
         head = RelationHead(
             node_channels, num_predicates, num_classes, hidden_channels=pooling_dim,
             edge_channels=pair_feature_dim if use_union_features and pair_feature_dim else None,
@@ -171,13 +163,13 @@ class SceneGraphModel(torch.nn.Module):
             num_classes = num_classes or pred_dist.size(0)
             num_predicates = num_predicates or pred_dist.size(2)
         if not num_classes or not num_predicates:
-            raise ValueError("pyg_sgg/models/scene_graph_model.py: MODEL.SGG.NUM_OBJ_CLASSES "
+            raise ValueError("SceneGraphModel: MODEL.SGG.NUM_OBJ_CLASSES "
                              "/ NUM_PREDICATES are 0 and no statistics were given")
         feature_dim = feature_dim or c.FEATURE_DIM
         pair_feature_dim = pair_feature_dim if pair_feature_dim is not None \
             else c.PAIR_FEATURE_DIM
         if c.CONTEXT.lower() != "none" and not feature_dim:
-            raise ValueError("pyg_sgg/models/scene_graph_model.py: MODEL.SGG.FEATURE_DIM is 0 "
+            raise ValueError("SceneGraphModel: MODEL.SGG.FEATURE_DIM is 0 "
                              "and no feature_dim was given")
         if class_names is None and statistics is not None:
             class_names = statistics.get("obj_classes")
@@ -187,22 +179,22 @@ class SceneGraphModel(torch.nn.Module):
             class_embeddings = class_name_embeddings(
                 class_names, dim=c.EMBED_DIM, glove_file=c.GLOVE_FILE or None,
                 source=c.WORD_EMBEDDINGS)
-        name = c.CONTEXT.lower()
-        obj_layers, edge_layers = c.OBJ_LAYERS, c.EDGE_LAYERS
-        if name == "transformer":
-            obj_layers, edge_layers = c.TRANSFORMER.OBJ_LAYERS, c.TRANSFORMER.EDGE_LAYERS
-        context_options = dict(
-            num_obj_layers=obj_layers, num_edge_layers=edge_layers, order=c.OBJ_ORDER,
-            obj_order=c.OBJ_ORDER, num_iterations=c.IMP.NUM_ITER, aggr=c.IMP.AGGR,
-            heads=c.TRANSFORMER.NUM_HEADS)
+        transformer, is_tf = c.TRANSFORMER, c.CONTEXT.lower() == "transformer"
         return cls.build(
             mode=mode, context=c.CONTEXT, num_classes=num_classes,
             num_predicates=num_predicates, feature_dim=feature_dim,
             pair_feature_dim=pair_feature_dim, hidden_dim=c.HIDDEN_DIM,
-            embed_dim=c.EMBED_DIM, pooling_dim=c.POOLING_DIM, dropout=c.DROPOUT,
+            pooling_dim=c.POOLING_DIM, dropout=c.DROPOUT,
             use_freq_bias=c.USE_FREQ_BIAS, pred_dist=pred_dist,
             use_union_features=c.USE_UNION_FEATURES, use_pair_geometry=c.USE_PAIR_GEOMETRY,
-            class_embeddings=class_embeddings, context_options=context_options,
+            context_options=context_options(
+                c.CONTEXT, embed_dim=c.EMBED_DIM, dropout=c.DROPOUT,
+                class_embeddings=class_embeddings,
+                edge_channels=pair_feature_dim if c.USE_UNION_FEATURES else None,
+                num_obj_layers=transformer.OBJ_LAYERS if is_tf else c.OBJ_LAYERS,
+                num_edge_layers=transformer.EDGE_LAYERS if is_tf else c.EDGE_LAYERS,
+                order=c.OBJ_ORDER, num_iterations=c.IMP.NUM_ITER, aggr=c.IMP.AGGR,
+                heads=transformer.NUM_HEADS),
             freq_bias_soft=c.FREQ_BIAS_SOFT, pairs_per_image=c.PAIRS_PER_IMAGE,
             positive_fraction=c.POSITIVE_FRACTION, require_overlap=c.REQUIRE_OVERLAP,
             sgdet_iou_threshold=c.SGDET_IOU_THRESHOLD)
@@ -258,7 +250,7 @@ class SceneGraphModel(torch.nn.Module):
         else:
             det_logits = batch.get("det_logits")
             if det_logits is None:
-                raise ValueError(f"pyg_sgg/models/scene_graph_model.py: {self.mode} batch "
+                raise ValueError(f"SceneGraphModel: {self.mode} batch "
                                  f"lacks field 'det_logits'")
             obj_dist = torch.softmax(det_logits.to(x.dtype), dim=-1)
             if self.mode == "sgcls":
@@ -276,7 +268,7 @@ class SceneGraphModel(torch.nn.Module):
                                obj_labels=enc_labels, **kwargs)
 
         if self.mode == "predcls":
-            obj_logits = obj_dist * (2 * _ONEHOT_FILL) - _ONEHOT_FILL
+            obj_logits = ContextEncoder.onehot_logits(obj_dist)
             obj_labels, obj_scores = labels, x.new_ones(num_nodes)
             bias_labels, bias_dist = labels, None
         else:
@@ -292,13 +284,13 @@ class SceneGraphModel(torch.nn.Module):
             obj_dist=bias_dist, edge_states=ctx.edge_states if ctx is not None else None)
 
         extras = {}
-        if self.training and hasattr(self.context, "aux_loss"):
+        if self.training and ctx is not None and ctx.pair_scores is not None:
             # VCTree's supervised tree scores: related pairs = positive candidate pairs
             # (IoU-matched in SGDet), else the annotated ones.
             label = batch.get("edge_label")
             related = (edge_index[:, label > 0] if label is not None
                        else batch.gt_rel_index)
-            extras["loss_tree"] = self.context.aux_loss(related)
+            extras["loss_tree"] = tree_score_loss(ctx.pair_scores, related)
         if obj_target is not None:
             extras["obj_target"] = obj_target
         if ctx is not None:

@@ -44,11 +44,11 @@ def pairwise_iou(a: Tensor, b: Tensor) -> Tensor:
 def _gt_fields(batch) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     for key in ("gt_boxes", "gt_labels", "num_gt", "gt_triplets"):
         if key not in batch:
-            raise ValueError(f"pyg_sgg/models/sgdet_targets.py: SGDet batch lacks field "
+            raise ValueError(f"sgdet_targets: SGDet batch lacks field "
                              f"{key!r}")
     slices = getattr(batch, "_slice_dict", None)
     if slices is None or "gt_triplets" not in slices:
-        raise ValueError("pyg_sgg/models/sgdet_targets.py: field 'gt_triplets' needs a "
+        raise ValueError("sgdet_targets: field 'gt_triplets' needs a "
                          "Batch built by Batch.from_data_list (its per-image slices)")
     # item access: SceneGraph also has a gt_triplets *property* (from gt_rel_index)
     triplets = batch["gt_triplets"].long().reshape(-1, 3)

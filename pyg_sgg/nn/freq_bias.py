@@ -37,7 +37,7 @@ class FrequencyBias(torch.nn.Module):
             pred_dist = torch.as_tensor(pred_dist, dtype=torch.float32)
             want = (self.num_classes, self.num_classes, self.num_predicates)
             if tuple(pred_dist.shape) != want:
-                raise ValueError(f"pyg_sgg/nn/freq_bias.py: pred_dist has shape "
+                raise ValueError(f"FrequencyBias: 'pred_dist' has shape "
                                  f"{tuple(pred_dist.shape)}, expected {want}")
             self.register_buffer("pred_dist", pred_dist.clone(), persistent=False)
         else:

@@ -140,7 +140,7 @@ class RelationHead(torch.nn.Module):
             rep = rep * ctx if ctx is not None else rep
         if self.geo_mlp is not None:
             if pos is None:
-                raise ValueError("pyg_sgg/nn/relation_head.py: pos is required when "
+                raise ValueError("RelationHead: pos is required when "
                                  "use_geometry=True")
             geo = self.geo_mlp(pair_geometry(pos, edge_index))
             rep = geo if rep is None else rep + geo
@@ -155,14 +155,14 @@ class RelationHead(torch.nn.Module):
             elif obj_dist is not None:
                 out = out + self.freq_bias.forward_dist(obj_dist[sub], obj_dist[obj])
             else:
-                raise ValueError("pyg_sgg/nn/relation_head.py: the frequency bias needs "
+                raise ValueError("RelationHead: the frequency bias needs "
                                  "obj_labels or obj_dist")
         return out
 
     @staticmethod
     def _need(value: OptTensor, name: str, lin: torch.nn.Module) -> Tensor:
         if value is None:
-            raise ValueError(f"pyg_sgg/nn/relation_head.py: {name} is required by this "
+            raise ValueError(f"RelationHead: {name} is required by this "
                              f"head's configuration")
         return lin(value)
 

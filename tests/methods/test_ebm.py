@@ -184,13 +184,14 @@ def test_sgdet_positive_graph_from_gt_fields():
 @pytest.mark.parametrize('task', ['predcls', 'sgcls', 'sgdet'])
 def test_with_scene_graph_model(task):
     """Integration: every registered context encoder, via SGGOutput + batch only."""
-    from pyg_sgg.models import SceneGraphModel
+    from pyg_sgg.models import SceneGraphModel, context_options
     from pyg_sgg.nn.context.base import CONTEXT_REGISTRY
     torch.manual_seed(0)
     for context in CONTEXT_REGISTRY.names():
         model = SceneGraphModel.build(mode=task, context=context, num_classes=C + 1,
                                       num_predicates=P + 1, feature_dim=D, hidden_dim=16,
-                                      embed_dim=8, pooling_dim=16, use_union_features=False,
+                                      pooling_dim=16, use_union_features=False,
+                                      context_options=context_options(context, embed_dim=8),
                                       pairs_per_image=8).train()
         batch = make_batch(sgdet=task == 'sgdet')
         batch.det_logits = torch.randn(batch.num_nodes, C + 1)

@@ -3,7 +3,8 @@ import pytest
 import torch
 from fvcore.common.config import CfgNode
 
-from pyg_sgg.models import SceneGraphModel, add_sgg_model_config, sgg_task_loss
+from pyg_sgg.models import (SceneGraphModel, add_sgg_model_config, context_options,
+                            sgg_task_loss)
 from pyg_sgg.models.output import SGGOutput
 
 from .conftest import C1, D, DP, P1
@@ -79,14 +80,15 @@ def test_sgg_task_loss():
     losses = sgg_task_loss(B(edge_label=torch.zeros(0, dtype=torch.long)), empty)
     assert all(float(v) == 0 for v in losses.values())
     sum(losses.values()).backward()
-    with pytest.raises(ValueError, match="losses.py: batch lacks field 'edge_label'"):
+    with pytest.raises(ValueError, match="sgg_task_loss: batch lacks field 'edge_label'"):
         sgg_task_loss(B(), out)
 
 
 def test_vctree_tree_loss_in_training_only(make_batch):
     model = SceneGraphModel.build(mode="predcls", context="vctree", num_classes=C1,
                                   num_predicates=P1, feature_dim=D, pair_feature_dim=DP,
-                                  hidden_dim=16, pooling_dim=16, embed_dim=8)
+                                  hidden_dim=16, pooling_dim=16,
+                                  context_options=context_options("vctree", embed_dim=8))
     batch = model.train().prepare_batch(make_batch())
     losses = sgg_task_loss(batch, model(batch))
     assert losses["loss_tree"].item() > 0

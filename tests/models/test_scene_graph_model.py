@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from pyg_sgg.models import SceneGraphModel, sgg_task_loss
+from pyg_sgg.models import SceneGraphModel, context_options, sgg_task_loss
 from pyg_sgg.nn.context import CONTEXT_REGISTRY
 
 from .conftest import C1, D, DP, P1, random_graph
@@ -18,8 +18,10 @@ def build(mode, context, **kwargs):
     kwargs.setdefault("pairs_per_image", 16)
     return SceneGraphModel.build(
         mode=mode, context=context, num_classes=C1, num_predicates=P1, feature_dim=D,
-        pair_feature_dim=DP, hidden_dim=16, embed_dim=8, pooling_dim=16, dropout=0.0,
-        pred_dist=torch.randn(C1, C1, P1), context_options=SMALL, **kwargs)
+        pair_feature_dim=DP, hidden_dim=16, pooling_dim=16, dropout=0.0,
+        pred_dist=torch.randn(C1, C1, P1),
+        context_options=context_options(context, embed_dim=8, dropout=0.0, edge_channels=DP,
+                                        **SMALL), **kwargs)
 
 
 def test_registry_has_required_encoders():

@@ -24,7 +24,7 @@ def test_imp_repr_and_sizes():
     conv2 = IMPContext(16, 8, 5, num_iterations=2, aggr="sum")
     out2 = conv2(x, pos, None, edge_index)
     assert out2.edge_states.size() == (12, 8)
-    with pytest.raises(ValueError, match="imp.py: edge_attr"):
+    with pytest.raises(ValueError, match="IMPContext: 'edge_attr' is required"):
         conv(x, pos, None, edge_index)
 
 

@@ -46,7 +46,7 @@ def test_relation_head_full():
     hard = head(x, edge_index, edge_attr, pos, obj_labels=labels,
                 edge_states=torch.zeros(12, 3))
     assert torch.allclose(soft, hard, atol=1e-5)
-    with pytest.raises(ValueError, match="relation_head.py: edge_attr"):
+    with pytest.raises(ValueError, match="RelationHead: edge_attr"):
         head(x, edge_index, None, pos, obj_labels=labels, edge_states=torch.zeros(12, 3))
 
 

@@ -30,7 +30,7 @@ def test_transformer_class_embeddings_init():
     emb = torch.randn(5, 6)
     model = _model(class_embeddings=emb)
     assert torch.equal(model.obj_embed.weight.detach(), emb)
-    with pytest.raises(ValueError, match="transformer.py: class_embeddings"):
+    with pytest.raises(ValueError, match="TransformerContext: 'class_embeddings'"):
         _model(class_embeddings=torch.randn(4, 6))
 
 

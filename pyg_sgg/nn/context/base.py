@@ -13,44 +13,134 @@ Every encoder is called as::
 
 and returns a :class:`ContextOutput`.
 
-Encoders that use the union-box features set the class attribute ``uses_edge_attr = True``
-and then also receive ``edge_attr [E, D_e]`` (aligned with ``edge_index``) as a keyword.
-
-Construction (:func:`pyg_sgg.models.scene_graph_model.build_context`): the registered class
-is called as ``cls(in_channels, hidden_channels, num_classes, **options)`` (``num_classes``
-= :math:`C + 1`), where only the options the constructor names are passed:
-``embed_dim``, ``dropout``, ``class_embeddings`` (``[C + 1, embed_dim]`` class-name vectors
-or None), ``edge_channels`` (union-feature width), ``num_obj_layers``, ``num_edge_layers``,
-``order`` / ``obj_order`` (``"leftright"``, ``"confidence"``, ``"size"``),
-``num_iterations``, ``aggr``, ``heads``. The widths of ``node_states`` / ``edge_states``
-are read from one probe forward, so any width works.
+Every encoder derives from :class:`ContextEncoder`, which declares the output widths
+(``out_channels`` of ``node_states``, ``edge_out_channels`` of ``edge_states`` or None), so
+a model is assembled without a trial forward. Encoders that use the union-box features set
+``uses_edge_attr = True`` and then also receive ``edge_attr [E, D_e]`` (aligned with
+``edge_index``) as a keyword. Encoders registered in ``CONTEXT_REGISTRY`` are constructed as
+``cls(in_channels, hidden_channels, num_classes, **options)`` (``num_classes`` =
+:math:`C + 1`); ``pyg_sgg.models.context_options`` names each one's options.
 """
 from typing import NamedTuple, Optional
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor
+from torch_geometric.typing import OptTensor
 
+from ..box_geometry import BOX_GEOMETRY_DIM
 from .registry import CONTEXT_REGISTRY
 
-__all__ = ["CONTEXT_REGISTRY", "ContextOutput", "register_class_embeddings"]
+__all__ = ["CONTEXT_REGISTRY", "ContextOutput", "PairScores", "ContextEncoder",
+           "box_mlp", "ONEHOT_FILL"]
+
+#: PredCls object logits: +1000 at the label, -1000 elsewhere (SGB's ``to_onehot``).
+ONEHOT_FILL = 1000.0
+
+
+class PairScores(NamedTuple):
+    """VCTree's pair scores of one forward, for its tree-score loss
+    (:func:`pyg_sgg.models.losses.tree_score_loss`): ``logits [B, T, T]`` of the dense
+    batch, ``mask [B, T]`` of real nodes, ``batch [N]`` and ``ptr [B]`` (first node of each
+    graph)."""
+    logits: Tensor
+    mask: Tensor
+    batch: Tensor
+    ptr: Tensor
 
 
 class ContextOutput(NamedTuple):
-    """``node_states [N, H]``, ``obj_logits [N, C + 1]``, ``edge_states [E, H_e]`` or None."""
+    """``node_states [N, H]``, ``obj_logits [N, C + 1]``, ``edge_states [E, H_e]`` or None,
+    and ``pair_scores`` (:class:`PairScores`, VCTree) or None."""
     node_states: Tensor
     obj_logits: Tensor
     edge_states: Optional[Tensor] = None
+    pair_scores: Optional[PairScores] = None
 
 
-def register_class_embeddings(module: "torch.nn.Module", class_embeddings: Optional[Tensor],
-                              num_classes: int, embed_dim: int, file: str) -> None:
-    """Store initial class-name embeddings ``[num_classes, embed_dim]`` as the non-persistent
-    buffer ``module.class_embeddings`` (``None`` when not given); a wrong shape raises."""
-    import torch
-    if class_embeddings is None:
-        module.class_embeddings = None
-        return
-    class_embeddings = torch.as_tensor(class_embeddings, dtype=torch.float32)
-    if tuple(class_embeddings.shape) != (num_classes, embed_dim):
-        raise ValueError(f"{file}: class_embeddings has shape {tuple(class_embeddings.shape)}, "
-                         f"expected {(num_classes, embed_dim)}")
-    module.register_buffer("class_embeddings", class_embeddings, persistent=False)
+def box_mlp(pos_channels: int) -> torch.nn.Sequential:
+    """The box-geometry embedding of Motifs / VCTree / Transformer:
+    ``Linear(9, 32) → ReLU → Linear(32, pos_channels) → ReLU``."""
+    return torch.nn.Sequential(torch.nn.Linear(BOX_GEOMETRY_DIM, 32), torch.nn.ReLU(),
+                               torch.nn.Linear(32, pos_channels), torch.nn.ReLU())
+
+
+class ContextEncoder:
+    """Mixin of every context encoder (listed before ``torch.nn.Module`` or
+    ``MessagePassing`` in the bases): output widths, input checks, class-name embeddings and
+    PredCls logits. Subclasses set ``in_channels``, ``hidden_channels`` and ``num_classes``.
+    """
+    #: Whether ``forward`` takes the union-box features ``edge_attr``.
+    uses_edge_attr: bool = False
+    in_channels: int
+    hidden_channels: int
+    num_classes: int
+
+    @property
+    def out_channels(self) -> int:
+        """Width of ``node_states``."""
+        return self.hidden_channels
+
+    @property
+    def edge_out_channels(self) -> Optional[int]:
+        """Width of ``edge_states`` (None: the encoder has none)."""
+        return None
+
+    def register_class_embeddings(self, class_embeddings: Optional[Tensor],
+                                  embed_dim: int) -> None:
+        """Keep initial class-name embeddings ``[num_classes, embed_dim]`` as the
+        non-persistent buffer ``class_embeddings`` (``None`` when not given)."""
+        if class_embeddings is None:
+            self.class_embeddings = None
+            return
+        class_embeddings = torch.as_tensor(class_embeddings, dtype=torch.float32)
+        if tuple(class_embeddings.shape) != (self.num_classes, embed_dim):
+            raise ValueError(f"{type(self).__name__}: 'class_embeddings' has shape "
+                             f"{tuple(class_embeddings.shape)}, expected "
+                             f"{(self.num_classes, embed_dim)}")
+        self.register_buffer("class_embeddings", class_embeddings, persistent=False)
+
+    def reset_class_embeddings(self, *embeddings: torch.nn.Embedding) -> None:
+        """Initialise ``embeddings`` from the class-name vectors (random without them)."""
+        for emb in embeddings:
+            if self.class_embeddings is None:
+                emb.reset_parameters()
+            else:
+                with torch.no_grad():
+                    emb.weight.copy_(self.class_embeddings)
+
+    def check_inputs(self, x: Tensor, pos: Tensor, obj_dist: Tensor,
+                     obj_labels: OptTensor = None) -> None:
+        """One-line errors naming the class and the argument for malformed inputs."""
+        name, n = type(self).__name__, x.size(0)
+        if x.dim() != 2 or x.size(1) != self.in_channels:
+            raise ValueError(f"{name}: 'x' has shape {tuple(x.shape)}, expected "
+                             f"(N, {self.in_channels})")
+        if tuple(pos.shape) != (n, BOX_GEOMETRY_DIM):
+            raise ValueError(f"{name}: 'pos' has shape {tuple(pos.shape)}, expected "
+                             f"({n}, {BOX_GEOMETRY_DIM})")
+        if obj_dist is not None and tuple(obj_dist.shape) != (n, self.num_classes):
+            raise ValueError(f"{name}: 'obj_dist' has shape {tuple(obj_dist.shape)}, "
+                             f"expected ({n}, {self.num_classes})")
+        if obj_labels is not None:
+            if tuple(obj_labels.shape) != (n,):
+                raise ValueError(f"{name}: 'obj_labels' has shape "
+                                 f"{tuple(obj_labels.shape)}, expected ({n},)")
+            if n > 0 and (int(obj_labels.min()) < 0 or
+                          int(obj_labels.max()) >= self.num_classes):
+                raise ValueError(f"{name}: 'obj_labels' must lie in "
+                                 f"[0, {self.num_classes - 1}]")
+
+    @staticmethod
+    def is_predcls(obj_dist: Tensor, obj_labels: OptTensor) -> bool:
+        """PredCls iff labels are given and ``obj_dist`` is exactly their one-hot (a
+        detector softmax never underflows to an exact one-hot in practice)."""
+        if obj_labels is None:
+            return False
+        onehot = F.one_hot(obj_labels.long(), obj_dist.size(1)).to(obj_dist.dtype)
+        return torch.equal(obj_dist, onehot)
+
+    @staticmethod
+    def onehot_logits(obj_dist: Tensor) -> Tensor:
+        """PredCls object logits from a one-hot ``obj_dist``: :math:`\\pm 1000`."""
+        return obj_dist * (2 * ONEHOT_FILL) - ONEHOT_FILL

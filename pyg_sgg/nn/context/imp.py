@@ -6,11 +6,12 @@ from torch import Tensor
 from torch_geometric.nn import MessagePassing
 from torch_geometric.typing import OptTensor
 
-from .base import CONTEXT_REGISTRY, ContextOutput
+from ..box_geometry import BOX_GEOMETRY_DIM
+from .base import CONTEXT_REGISTRY, ContextEncoder, ContextOutput
 
 
 @CONTEXT_REGISTRY.register("imp")
-class IMPContext(MessagePassing):
+class IMPContext(ContextEncoder, MessagePassing):
     r"""Iterative message passing between a node GRU and an edge GRU from
     `"Scene Graph Generation by Iterative Message Passing"
     <https://arxiv.org/abs/1701.02426>`_ (Xu et al., CVPR 2017).
@@ -56,7 +57,7 @@ class IMPContext(MessagePassing):
 
     def __init__(self, in_channels: int, hidden_channels: int, num_classes: int,
                  edge_channels: Optional[int] = None, num_iterations: int = 3,
-                 pos_channels: int = 9, aggr: str = "mean", dropout: float = 0.0,
+                 pos_channels: int = BOX_GEOMETRY_DIM, aggr: str = "mean", dropout: float = 0.0,
                  **kwargs):
         super().__init__(aggr=aggr, **kwargs)
         self.in_channels = in_channels
@@ -80,6 +81,10 @@ class IMPContext(MessagePassing):
         self.obj_lin = torch.nn.Linear(hidden_channels, num_classes)
         self.reset_parameters()
 
+    @property
+    def edge_out_channels(self) -> int:
+        return self.hidden_channels
+
     def reset_parameters(self):
         super().reset_parameters()
         for module in (self.node_lin, self.edge_lin, self.edge_gate, self.node_gate,
@@ -89,14 +94,15 @@ class IMPContext(MessagePassing):
     def forward(self, x: Tensor, pos: Tensor, obj_dist: OptTensor, edge_index: Tensor,
                 batch: OptTensor = None, obj_labels: OptTensor = None,
                 edge_attr: OptTensor = None) -> ContextOutput:
+        self.check_inputs(x, pos, obj_dist, obj_labels)
         if self.pos_channels > 0:
             x = torch.cat([x, pos], dim=-1)
         x = torch.nn.functional.dropout(x, self.dropout, self.training)
         h = torch.relu(self.node_lin(x))
         if self.edge_channels:
             if edge_attr is None:
-                raise ValueError("pyg_sgg/nn/context/imp.py: edge_attr is required when "
-                                 "edge_channels is set")
+                raise ValueError("IMPContext: 'edge_attr' is required when 'edge_channels' "
+                                 "is set")
             edge_attr = torch.nn.functional.dropout(edge_attr, self.dropout, self.training)
             e = torch.relu(self.edge_lin(edge_attr))
         else:

@@ -8,38 +8,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch_geometric.typing import OptTensor
 from torch_geometric.utils import to_dense_batch
 
-from .base import CONTEXT_REGISTRY, ContextOutput, register_class_embeddings
+from .base import CONTEXT_REGISTRY, ContextEncoder, ContextOutput, box_mlp
 
 ORDERS = ("leftright", "confidence", "size", "random")
-ONEHOT_FILL = 1000.0  # PredCls logits: +1000 at the label, -1000 elsewhere (SGB to_onehot)
-
-
-def check_context_inputs(file: str, x: Tensor, pos: Tensor, obj_dist: Tensor,
-                         in_channels: int, num_classes: int, obj_labels: OptTensor = None):
-    """One-line errors naming ``file`` and the field for malformed encoder inputs."""
-    n = x.size(0)
-    if x.dim() != 2 or x.size(1) != in_channels:
-        raise ValueError(f"{file}: x has shape {tuple(x.shape)}, expected (N, {in_channels})")
-    if pos.dim() != 2 or tuple(pos.shape) != (n, 9):
-        raise ValueError(f"{file}: pos has shape {tuple(pos.shape)}, expected ({n}, 9)")
-    if obj_dist.dim() != 2 or tuple(obj_dist.shape) != (n, num_classes):
-        raise ValueError(f"{file}: obj_dist has shape {tuple(obj_dist.shape)}, expected "
-                         f"({n}, {num_classes})")
-    if obj_labels is not None:
-        if obj_labels.shape != (n,):
-            raise ValueError(f"{file}: obj_labels has shape {tuple(obj_labels.shape)}, "
-                             f"expected ({n},)")
-        if n > 0 and (int(obj_labels.min()) < 0 or int(obj_labels.max()) >= num_classes):
-            raise ValueError(f"{file}: obj_labels must lie in [0, {num_classes - 1}]")
-
-
-def is_predcls(obj_dist: Tensor, obj_labels: OptTensor) -> bool:
-    """PredCls iff labels are given and ``obj_dist`` is exactly their one-hot (a detector
-    softmax never underflows to an exact one-hot in practice)."""
-    if obj_labels is None:
-        return False
-    onehot = F.one_hot(obj_labels.long(), obj_dist.size(1)).to(obj_dist.dtype)
-    return torch.equal(obj_dist, onehot)
 
 
 def order_nodes(order: str, pos: Tensor, obj_dist: Tensor, batch: Tensor) -> Tensor:
@@ -69,7 +40,7 @@ def run_lstm(lstm: torch.nn.LSTM, dense: Tensor, lengths: Tensor) -> Tensor:
 
 
 @CONTEXT_REGISTRY.register("motifs")
-class MotifsContext(torch.nn.Module):
+class MotifsContext(ContextEncoder, torch.nn.Module):
     r"""Object and edge context of `"Neural Motifs: Scene Graph Parsing with Global
     Context" <https://arxiv.org/abs/1711.06640>`_ (Zellers et al., CVPR 2018), as in SGB.
 
@@ -124,16 +95,13 @@ class MotifsContext(torch.nn.Module):
         - **output:** :class:`ContextOutput` with node states :math:`(N, H)`, object logits
           :math:`(N, C + 1)`, edge states :obj:`None`
     """
-    uses_edge_attr = False
-
     def __init__(self, in_channels: int, hidden_channels: int, num_classes: int,
                  embed_dim: int = 200, order: str = "leftright", dropout: float = 0.2,
                  num_obj_layers: int = 1, num_edge_layers: int = 1, pos_channels: int = 128,
                  class_embeddings: Optional[Tensor] = None):
         super().__init__()
-        file = "pyg_sgg/nn/context/motifs.py"
         if order not in ORDERS:
-            raise ValueError(f"{file}: order must be one of {ORDERS}, got {order!r}")
+            raise ValueError(f"MotifsContext: 'order' must be one of {ORDERS}, got {order!r}")
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.num_classes = num_classes
@@ -143,15 +111,14 @@ class MotifsContext(torch.nn.Module):
         self.num_obj_layers = num_obj_layers
         self.num_edge_layers = num_edge_layers
         self.pos_channels = pos_channels
-        register_class_embeddings(self, class_embeddings, num_classes, embed_dim, file)
+        self.register_class_embeddings(class_embeddings, embed_dim)
 
         H = hidden_channels
         obj_in = in_channels + embed_dim + pos_channels
         self.obj_embed = torch.nn.Embedding(num_classes, embed_dim)
         self.dec_embed = torch.nn.Embedding(num_classes, embed_dim)
         self.edge_embed = torch.nn.Embedding(num_classes, embed_dim)
-        self.pos_mlp = torch.nn.Sequential(torch.nn.Linear(9, 32), torch.nn.ReLU(),
-                                           torch.nn.Linear(32, pos_channels), torch.nn.ReLU())
+        self.pos_mlp = box_mlp(pos_channels)
         lstm_drop = dropout if num_obj_layers > 1 else 0.0
         self.obj_rnn = torch.nn.LSTM(obj_in, H, num_layers=num_obj_layers, batch_first=True,
                                      bidirectional=True, dropout=lstm_drop)
@@ -166,12 +133,7 @@ class MotifsContext(torch.nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        for emb in (self.obj_embed, self.dec_embed, self.edge_embed):
-            if self.class_embeddings is None:
-                emb.reset_parameters()
-            else:
-                with torch.no_grad():
-                    emb.weight.copy_(self.class_embeddings)
+        self.reset_class_embeddings(self.obj_embed, self.dec_embed, self.edge_embed)
         for module in (self.pos_mlp[0], self.pos_mlp[2], self.obj_rnn, self.obj_lin,
                        self.dec_rnn, self.dec_out, self.edge_rnn, self.edge_lin):
             module.reset_parameters()
@@ -199,8 +161,7 @@ class MotifsContext(torch.nn.Module):
     def forward(self, x: Tensor, pos: Tensor, obj_dist: Tensor,
                 edge_index: OptTensor = None, batch: OptTensor = None,
                 obj_labels: OptTensor = None, edge_attr: OptTensor = None) -> ContextOutput:
-        check_context_inputs("pyg_sgg/nn/context/motifs.py", x, pos, obj_dist,
-                             self.in_channels, self.num_classes, obj_labels)
+        self.check_inputs(x, pos, obj_dist, obj_labels)
         num_nodes = x.size(0)
         if num_nodes == 0:
             return ContextOutput(x.new_zeros(0, self.hidden_channels),
@@ -209,7 +170,7 @@ class MotifsContext(torch.nn.Module):
             batch = x.new_zeros(num_nodes, dtype=torch.long)
         batch_size = int(batch.max()) + 1
         obj_dist = obj_dist.to(x.dtype)
-        predcls = is_predcls(obj_dist, obj_labels)
+        predcls = self.is_predcls(obj_dist, obj_labels)
 
         perm = order_nodes(self.order, pos, obj_dist, batch)
         batch_p = batch[perm]
@@ -230,7 +191,7 @@ class MotifsContext(torch.nn.Module):
         inv[perm] = torch.arange(num_nodes, device=perm.device)
         if predcls:
             labels = dense(obj_labels.long(), 0)
-            obj_logits = obj_dist * (2 * ONEHOT_FILL) - ONEHOT_FILL
+            obj_logits = self.onehot_logits(obj_dist)
         else:
             forced = dense(obj_labels.long(), 0) if (
                 self.training and obj_labels is not None) else None

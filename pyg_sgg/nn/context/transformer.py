@@ -6,11 +6,11 @@ from torch import Tensor
 from torch_geometric.typing import OptTensor
 from torch_geometric.utils import to_dense_batch
 
-from .base import CONTEXT_REGISTRY, ContextOutput, register_class_embeddings
+from .base import CONTEXT_REGISTRY, ContextEncoder, ContextOutput, box_mlp
 
 
 @CONTEXT_REGISTRY.register("transformer")
-class TransformerContext(torch.nn.Module):
+class TransformerContext(ContextEncoder, torch.nn.Module):
     r"""Object and edge context by self-attention within each image, as the Transformer
     predictor of `"Unbiased Scene Graph Generation from Biased Training"
     <https://arxiv.org/abs/2002.11949>`_ (Tang et al., 2020; SGB).
@@ -49,8 +49,6 @@ class TransformerContext(torch.nn.Module):
         - **output:** :class:`ContextOutput` with node states :math:`(N, H)`, object logits
           :math:`(N, C + 1)`, edge states :obj:`None`
     """
-    uses_edge_attr = False
-
     def __init__(self, in_channels: int, hidden_channels: int, num_classes: int,
                  embed_dim: int = 200, num_obj_layers: int = 4, num_edge_layers: int = 2,
                  heads: int = 8, dropout: float = 0.1,
@@ -64,13 +62,11 @@ class TransformerContext(torch.nn.Module):
         self.num_edge_layers = num_edge_layers
         self.heads = heads
         self.dropout = dropout
-        register_class_embeddings(self, class_embeddings, num_classes, embed_dim,
-                                  "pyg_sgg/nn/context/transformer.py")
+        self.register_class_embeddings(class_embeddings, embed_dim)
 
         self.obj_embed = torch.nn.Embedding(num_classes, embed_dim)
         self.edge_embed = torch.nn.Embedding(num_classes, embed_dim)
-        self.pos_mlp = torch.nn.Sequential(torch.nn.Linear(9, 32), torch.nn.ReLU(),
-                                           torch.nn.Linear(32, 128), torch.nn.ReLU())
+        self.pos_mlp = box_mlp(128)
         self.obj_lin = torch.nn.Linear(in_channels + embed_dim + 128, hidden_channels)
         self.edge_lin = torch.nn.Linear(in_channels + embed_dim + hidden_channels,
                                         hidden_channels)
@@ -86,12 +82,7 @@ class TransformerContext(torch.nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        for emb in (self.obj_embed, self.edge_embed):
-            if self.class_embeddings is None:
-                emb.reset_parameters()
-            else:
-                with torch.no_grad():
-                    emb.weight.copy_(self.class_embeddings)
+        self.reset_class_embeddings(self.obj_embed, self.edge_embed)
         for module in [self.obj_lin, self.edge_lin, self.obj_out, self.pos_mlp[0],
                        self.pos_mlp[2]]:
             module.reset_parameters()
@@ -117,6 +108,7 @@ class TransformerContext(torch.nn.Module):
     def forward(self, x: Tensor, pos: Tensor, obj_dist: Tensor,
                 edge_index: OptTensor = None, batch: OptTensor = None,
                 obj_labels: OptTensor = None, edge_attr: OptTensor = None) -> ContextOutput:
+        self.check_inputs(x, pos, obj_dist, obj_labels)
         if batch is None:
             batch = x.new_zeros(x.size(0), dtype=torch.long)
         num_nodes = x.size(0)

@@ -19,11 +19,11 @@ def tree_levels(left: Tensor, right: Tensor) -> List[Tensor]:
         levels.append(frontier)
         seen += frontier.numel()
         if seen > n:
-            raise ValueError("pyg_sgg/nn/context/tree_lstm.py: left/right do not form a forest")
+            raise ValueError("tree_levels: 'left' / 'right' do not form a forest")
         children = torch.cat([left[frontier], right[frontier]])
         frontier = children[children >= 0]
     if seen != n:
-        raise ValueError("pyg_sgg/nn/context/tree_lstm.py: left/right do not form a forest")
+        raise ValueError("tree_levels: 'left' / 'right' do not form a forest")
     return levels
 
 
@@ -95,7 +95,7 @@ class BiTreeLSTM(torch.nn.Module):
     def forward(self, x: Tensor, left: Tensor, right: Tensor) -> Tensor:
         n, H = x.size(0), self.hidden_channels
         if left.shape != (n,) or right.shape != (n,):
-            raise ValueError(f"pyg_sgg/nn/context/tree_lstm.py: left/right must have shape "
+            raise ValueError(f"BiTreeLSTM: left/right must have shape "
                              f"({n},), got {tuple(left.shape)} / {tuple(right.shape)}")
         levels = tree_levels(left, right)
         none = torch.full_like(left, n)  # row n holds the zero state of absent nodes

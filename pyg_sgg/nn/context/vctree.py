@@ -8,13 +8,9 @@ from torch_geometric.typing import OptTensor
 from torch_geometric.utils import to_dense_batch
 
 from ..box_geometry import box_iou
-from .base import CONTEXT_REGISTRY, ContextOutput, register_class_embeddings
-from .motifs import ONEHOT_FILL, check_context_inputs, is_predcls
+from .base import CONTEXT_REGISTRY, ContextEncoder, ContextOutput, PairScores, box_mlp
 from .spanning_tree import binary_tree, maximum_spanning_tree
 from .tree_lstm import BiTreeLSTM
-
-FILE = "pyg_sgg/nn/context/vctree.py"
-
 
 def _pair_geometry(pos: Tensor) -> Tensor:
     """Symmetric pair features ``[B, T, T, 3]`` (``|dcx|``, ``|dcy|``, IoU) from dense
@@ -27,7 +23,7 @@ def _pair_geometry(pos: Tensor) -> Tensor:
 
 
 @CONTEXT_REGISTRY.register("vctree")
-class VCTreeContext(torch.nn.Module):
+class VCTreeContext(ContextEncoder, torch.nn.Module):
     r"""Dynamic tree context of `"Learning to Compose Dynamic Tree Structures for Visual
     Contexts" <https://arxiv.org/abs/1812.01880>`_ (Tang et al., CVPR 2019), as in SGB.
 
@@ -53,9 +49,10 @@ class VCTreeContext(torch.nn.Module):
     :math:`\pm 1000` one-hot logits.
 
     The tree is discrete, so the score network learns only from the auxiliary loss
-    (VCTree's supervised option): after a forward, :meth:`aux_loss` with the related pairs
-    returns the binary cross-entropy of all :math:`s_{ij}` (:math:`i \neq j`, same image)
-    against "a GT relation links :math:`i` and :math:`j` (either direction)".
+    (VCTree's supervised option): the output's ``pair_scores`` go to
+    :func:`pyg_sgg.models.losses.tree_score_loss` with the related pairs, the binary
+    cross-entropy of all :math:`s_{ij}` (:math:`i \neq j`, same image) against "a GT
+    relation links :math:`i` and :math:`j` (either direction)".
 
     Args:
         in_channels (int): RoI feature size :math:`D`.
@@ -73,9 +70,9 @@ class VCTreeContext(torch.nn.Module):
           :math:`(N, C + 1)`, edge indices :math:`(2, E)` (unused), batch vector
           :math:`(N)` (sorted), ``obj_labels`` :math:`(N)` (optional)
         - **output:** :class:`ContextOutput` with node states :math:`(N, H)`, object logits
-          :math:`(N, C + 1)`, edge states :obj:`None`
+          :math:`(N, C + 1)`, edge states :obj:`None`, ``pair_scores``
+          (:class:`~pyg_sgg.nn.context.base.PairScores`)
     """
-    uses_edge_attr = False
 
     def __init__(self, in_channels: int, hidden_channels: int, num_classes: int,
                  embed_dim: int = 200, dropout: float = 0.2, pos_channels: int = 128,
@@ -88,14 +85,13 @@ class VCTreeContext(torch.nn.Module):
         self.dropout = dropout
         self.pos_channels = pos_channels
         self.score_channels = score_channels
-        register_class_embeddings(self, class_embeddings, num_classes, embed_dim, FILE)
+        self.register_class_embeddings(class_embeddings, embed_dim)
 
         H = hidden_channels
         obj_in = in_channels + embed_dim + pos_channels
         self.obj_embed = torch.nn.Embedding(num_classes, embed_dim)
         self.edge_embed = torch.nn.Embedding(num_classes, embed_dim)
-        self.pos_mlp = torch.nn.Sequential(torch.nn.Linear(9, 32), torch.nn.ReLU(),
-                                           torch.nn.Linear(32, pos_channels), torch.nn.ReLU())
+        self.pos_mlp = box_mlp(pos_channels)
         self.score_lin = torch.nn.Linear(obj_in, score_channels)
         self.score_out = torch.nn.Sequential(
             torch.nn.Linear(score_channels + 3, score_channels), torch.nn.ReLU(),
@@ -105,47 +101,33 @@ class VCTreeContext(torch.nn.Module):
         self.obj_out = torch.nn.Linear(H, num_classes)
         self.edge_tree = BiTreeLSTM(embed_dim + H + in_channels, H)
         self.edge_lin = torch.nn.Linear(2 * H, H)
-        self._last = None
         self.reset_parameters()
 
     def reset_parameters(self):
-        for emb in (self.obj_embed, self.edge_embed):
-            if self.class_embeddings is None:
-                emb.reset_parameters()
-            else:
-                with torch.no_grad():
-                    emb.weight.copy_(self.class_embeddings)
+        self.reset_class_embeddings(self.obj_embed, self.edge_embed)
         for module in (self.pos_mlp[0], self.pos_mlp[2], self.score_lin, self.score_out[0],
                        self.score_out[2], self.obj_tree, self.obj_lin, self.obj_out,
                        self.edge_tree, self.edge_lin):
             module.reset_parameters()
-        self._last = None
-
-    def __getstate__(self):
-        # The last forward's pair scores (for aux_loss) belong to that forward's autograd
-        # graph, not to the module: copies and pickles (HML's frozen parent) leave them out.
-        state = self.__dict__.copy()
-        state["_last"] = None
-        return state
 
     def forward(self, x: Tensor, pos: Tensor, obj_dist: Tensor,
                 edge_index: OptTensor = None, batch: OptTensor = None,
                 obj_labels: OptTensor = None, edge_attr: OptTensor = None) -> ContextOutput:
-        check_context_inputs(FILE, x, pos, obj_dist, self.in_channels, self.num_classes,
-                             obj_labels)
+        self.check_inputs(x, pos, obj_dist, obj_labels)
         num_nodes = x.size(0)
         if batch is None:
             batch = x.new_zeros(num_nodes, dtype=torch.long)
         if num_nodes == 0:
-            self._last = (x.new_zeros(0, 0, 0), torch.zeros(0, 0, dtype=torch.bool,
-                                                            device=x.device), batch, batch)
+            empty = PairScores(x.new_zeros(0, 0, 0), torch.zeros(0, 0, dtype=torch.bool,
+                                                                 device=x.device), batch, batch)
             return ContextOutput(x.new_zeros(0, self.hidden_channels),
-                                 x.new_zeros(0, self.num_classes))
+                                 x.new_zeros(0, self.num_classes), None, empty)
         if batch.shape != (num_nodes,) or bool((batch[1:] < batch[:-1]).any()):
-            raise ValueError(f"{FILE}: batch must be a sorted vector of shape ({num_nodes},)")
+            raise ValueError(f"VCTreeContext: 'batch' must be a sorted vector of shape "
+                             f"({num_nodes},)")
         batch_size = int(batch.max()) + 1
         obj_dist = obj_dist.to(x.dtype)
-        predcls = is_predcls(obj_dist, obj_labels)
+        predcls = self.is_predcls(obj_dist, obj_labels)
 
         obj_in = torch.cat([x, obj_dist @ self.obj_embed.weight, self.pos_mlp(pos)], dim=-1)
 
@@ -157,7 +139,7 @@ class VCTreeContext(torch.nn.Module):
                                                dim=-1)).squeeze(-1)  # [B, T, T]
         counts = mask.sum(dim=1)
         ptr = torch.cat([counts.new_zeros(1), counts.cumsum(0)[:-1]])
-        self._last = (pair_logits, mask, batch, ptr)
+        scores = PairScores(pair_logits, mask, batch, ptr)
         parent, step, _ = maximum_spanning_tree(torch.sigmoid(pair_logits.detach()), mask)
         parent = torch.where(parent >= 0, parent + ptr[:, None], parent)[mask]
         left, right = binary_tree(parent, step[mask])
@@ -165,7 +147,7 @@ class VCTreeContext(torch.nn.Module):
         obj_ctx = self.obj_tree(F.dropout(obj_in, self.dropout, self.training), left, right)
         obj_ctx = self.obj_lin(obj_ctx)
         if predcls:
-            obj_logits = obj_dist * (2 * ONEHOT_FILL) - ONEHOT_FILL
+            obj_logits = self.onehot_logits(obj_dist)
             labels = obj_labels.long()
         else:
             obj_logits = self.obj_out(obj_ctx)
@@ -177,41 +159,7 @@ class VCTreeContext(torch.nn.Module):
         edge_in = torch.cat([self.edge_embed(labels), obj_ctx, x], dim=-1)
         edge_ctx = self.edge_tree(F.dropout(edge_in, self.dropout, self.training), left,
                                   right)
-        return ContextOutput(self.edge_lin(edge_ctx), obj_logits, None)
-
-    def aux_loss(self, rel_index: Tensor) -> Tensor:
-        r"""Binary cross-entropy of the last forward's pair scores (all ordered pairs
-        :math:`i \neq j` of each image) against "related": 1 where ``rel_index`` links the
-        two nodes in either direction.
-
-        Args:
-            rel_index (Tensor): ``[2, M]`` related node pairs in the node numbering of the
-                last forward (e.g. ``batch.gt_rel_index`` after
-                ``SceneGraphModel.prepare_batch``).
-
-        Returns:
-            Tensor: scalar loss (a graph-connected 0 when no image has two objects).
-        """
-        if self._last is None:
-            raise RuntimeError(f"{FILE}: aux_loss needs a forward pass first")
-        logits, mask, batch, ptr = self._last
-        rel_index = rel_index.long().view(2, -1)
-        T = mask.size(1)
-        valid = mask[:, :, None] & mask[:, None, :]
-        valid &= ~torch.eye(T, dtype=torch.bool, device=mask.device)
-        if not bool(valid.any()):
-            return logits.sum() * 0.0
-        target = torch.zeros_like(logits)
-        if rel_index.numel() > 0:
-            if int(rel_index.min()) < 0 or int(rel_index.max()) >= batch.numel():
-                raise ValueError(f"{FILE}: rel_index out of range for {batch.numel()} nodes")
-            b = batch[rel_index[0]]
-            if bool((batch[rel_index[1]] != b).any()):
-                raise ValueError(f"{FILE}: rel_index links nodes of different graphs")
-            i, j = rel_index[0] - ptr[b], rel_index[1] - ptr[b]
-            target[b, i, j] = 1.0
-            target[b, j, i] = 1.0
-        return F.binary_cross_entropy_with_logits(logits[valid], target[valid])
+        return ContextOutput(self.edge_lin(edge_ctx), obj_logits, None, scores)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "

@@ -33,14 +33,14 @@ def test_motifs_bad_input_and_init():
     emb = torch.randn(5, 6)
     model = _model(class_embeddings=emb)
     assert torch.equal(model.edge_embed.weight.detach(), emb)
-    with pytest.raises(ValueError, match="motifs.py: class_embeddings"):
+    with pytest.raises(ValueError, match="MotifsContext: .class_embeddings. has shape"):
         _model(class_embeddings=torch.randn(4, 6))
-    with pytest.raises(ValueError, match="motifs.py: order"):
+    with pytest.raises(ValueError, match="MotifsContext: .order. must be one of"):
         _model(order="topdown")
     x, pos, dist = _nodes(3)
-    with pytest.raises(ValueError, match="motifs.py: pos"):
+    with pytest.raises(ValueError, match="MotifsContext: 'pos' has shape"):
         model(x, pos[:, :4], dist)
-    with pytest.raises(ValueError, match="motifs.py: obj_dist"):
+    with pytest.raises(ValueError, match="MotifsContext: 'obj_dist' has shape"):
         model(x, pos, dist[:, :3])
 
 

@@ -53,9 +53,9 @@ def test_bi_tree_lstm_empty_and_bad_input():
     model = BiTreeLSTM(5, 4)
     empty = torch.zeros(0, dtype=torch.long)
     assert model(torch.zeros(0, 5), empty, empty).size() == (0, 8)
-    with pytest.raises(ValueError, match="tree_lstm.py: left/right do not form a forest"):
+    with pytest.raises(ValueError, match="tree_levels: 'left' / 'right' do not form a forest"):
         model(torch.zeros(2, 5), torch.tensor([1, 0]), torch.tensor([-1, -1]))
-    with pytest.raises(ValueError, match="tree_lstm.py: left/right do not form a forest"):
+    with pytest.raises(ValueError, match="tree_levels: 'left' / 'right' do not form a forest"):
         model(torch.zeros(3, 5), torch.tensor([-1, 2, 1]), torch.tensor([-1, -1, -1]))
 
 

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from pyg_sgg.nn import VCTreeContext
+from pyg_sgg.models.losses import tree_score_loss
 from pyg_sgg.nn.context import CONTEXT_REGISTRY
 
 
@@ -29,9 +30,9 @@ def test_vctree_repr_sizes_and_registry():
         assert out.node_states.size() == (4, 8)
         assert out.obj_logits.size() == (4, 5)
         assert out.edge_states is None
-    with pytest.raises(ValueError, match="vctree.py: class_embeddings"):
+    with pytest.raises(ValueError, match="VCTreeContext: 'class_embeddings'"):
         _model(class_embeddings=torch.randn(4, 6))
-    with pytest.raises(ValueError, match="vctree.py: batch must be a sorted"):
+    with pytest.raises(ValueError, match="VCTreeContext: 'batch' must be a sorted"):
         model(x, pos, dist, None, torch.tensor([1, 0, 0, 1]))
 
 
@@ -79,16 +80,16 @@ def test_vctree_empty_graphs():
     x, pos, dist = _nodes(0)
     out = model(x, pos, dist, None, torch.zeros(0, dtype=torch.long))
     assert out.node_states.size() == (0, 8) and out.obj_logits.size() == (0, 5)
-    assert model.aux_loss(torch.zeros(2, 0, dtype=torch.long)) == 0
+    assert tree_score_loss(out.pair_scores, torch.zeros(2, 0, dtype=torch.long)) == 0
     x, pos, dist = _nodes(1)
     out = model(x, pos, dist)
     assert out.node_states.size() == (1, 8)
-    assert model.aux_loss(torch.zeros(2, 0, dtype=torch.long)) == 0
+    assert tree_score_loss(out.pair_scores, torch.zeros(2, 0, dtype=torch.long)) == 0
     x, pos, dist = _nodes(3)
     batch = torch.tensor([0, 2, 2])  # a 1-object graph, an empty graph, a 2-object graph
     out = model(x, pos, dist, None, batch, obj_labels=torch.tensor([1, 2, 3]))
-    loss = out.node_states.sum() + out.obj_logits.sum() + model.aux_loss(
-        torch.tensor([[1], [2]]))
+    loss = out.node_states.sum() + out.obj_logits.sum() + tree_score_loss(
+        out.pair_scores, torch.tensor([[1], [2]]))
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters()
                if p.grad is not None)
@@ -98,8 +99,8 @@ def test_vctree_aux_loss_targets():
     model = _model().eval()
     x, pos, dist = _nodes(5)
     batch = torch.tensor([0, 0, 0, 1, 1])
-    model(x, pos, dist, None, batch)
-    logits = model._last[0]
+    out = model(x, pos, dist, None, batch)
+    logits = out.pair_scores.logits
     rel_index = torch.tensor([[0, 4], [2, 3]])  # 0 -> 2 in graph 0, 4 -> 3 in graph 1
     pairs, target = [], []
     for b, nodes in ((0, [0, 1, 2]), (1, [3, 4])):
@@ -110,9 +111,9 @@ def test_vctree_aux_loss_targets():
                     target.append(float({u, v} in ({0, 2}, {3, 4})))
     expected = torch.nn.functional.binary_cross_entropy_with_logits(
         torch.stack(pairs), torch.tensor(target))
-    assert torch.allclose(model.aux_loss(rel_index), expected)
-    with pytest.raises(ValueError, match="vctree.py: rel_index links nodes of different"):
-        model.aux_loss(torch.tensor([[0], [3]]))
+    assert torch.allclose(tree_score_loss(out.pair_scores, rel_index), expected)
+    with pytest.raises(ValueError, match="tree_score_loss: 'rel_index' links nodes of diff"):
+        tree_score_loss(out.pair_scores, torch.tensor([[0], [3]]))
 
 
 def test_vctree_training_smoke():
@@ -128,7 +129,7 @@ def test_vctree_training_smoke():
     losses, aux = [], []
     for _ in range(30):
         out = model(x, pos, dist, None, batch, obj_labels=labels)
-        loss_aux = model.aux_loss(rel_index)
+        loss_aux = tree_score_loss(out.pair_scores, rel_index)
         loss = (torch.nn.functional.cross_entropy(head(out.node_states), target)
                 + torch.nn.functional.cross_entropy(out.obj_logits, labels) + loss_aux)
         opt.zero_grad()
@@ -148,8 +149,8 @@ def test_vctree_deepcopy_after_training_forward():
     batch = torch.tensor([0] * 4 + [1] * 2)
     out = model(x, pos, dist, None, batch, obj_labels=torch.randint(1, 5, (6,)))
     out.node_states.sum().backward()
-    clone = copy.deepcopy(model)
-    assert clone._last is None and model._last is not None
+    clone = copy.deepcopy(model)  # the module keeps no state of the last forward
+    assert out.pair_scores.logits.requires_grad
     for a, b in zip(model.parameters(), clone.parameters()):
         assert torch.equal(a, b) and a is not b
     model.eval(), clone.eval()
