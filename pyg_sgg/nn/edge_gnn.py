@@ -5,6 +5,7 @@ from torch import Tensor
 from torch.nn import GRUCell, Linear, ReLU, Sequential
 
 from torch_geometric.nn.conv import MessagePassing
+from torch_geometric.nn.inits import reset
 from torch_geometric.utils import scatter
 
 
@@ -82,11 +83,9 @@ class EdgeGNN(MessagePassing):
 
     def reset_parameters(self):
         super().reset_parameters()
-        for mlp in (self.node_mlp, self.edge_to_node_mlp, self.pair_mlp):
-            for lin in mlp[0::2]:
-                lin.reset_parameters()
-        self.node_rnn.reset_parameters()
-        self.edge_rnn.reset_parameters()
+        for module in (self.node_mlp, self.edge_to_node_mlp, self.pair_mlp, self.node_rnn,
+                       self.edge_rnn):
+            reset(module)
 
     def forward(self, x: Tensor, edge_index: Tensor,
                 edge_attr: Tensor) -> Tuple[Tensor, Tensor]:

@@ -6,6 +6,7 @@ from torch import Tensor
 from torch.nn import Linear, ReLU, Sequential
 
 from torch_geometric.nn.dense import Linear as PygLinear
+from torch_geometric.nn.inits import reset
 from torch_geometric.nn.norm import BatchNorm
 from torch_geometric.typing import OptTensor
 
@@ -86,10 +87,9 @@ class EnergyModel(torch.nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        for module in (self.img_embed, self.pos_embed[0], self.pos_embed[1],
-                       self.pos_embed[2], self.node_embed, self.edge_embed, self.img_gnn,
-                       self.sg_gnn, self.img_pool, self.sg_pool, self.head[0], self.head[2]):
-            module.reset_parameters()
+        for module in (self.img_embed, self.pos_embed, self.node_embed, self.edge_embed,
+                       self.img_gnn, self.sg_gnn, self.img_pool, self.sg_pool, self.head):
+            reset(module)
 
     def forward(self, x_img: Tensor, x_sg: Tensor, pos: Tensor, edge_index: Tensor,
                 edge_attr: Tensor, batch: OptTensor = None,
@@ -111,11 +111,11 @@ class EnergyModel(torch.nn.Module):
         edge_batch = batch[edge_index[0]]
 
         h_img = self.img_gnn(self.img_embed(x_img), edge_index)
-        z_img = self.img_pool(h_img, batch, size=num_graphs)
+        z_img = self.img_pool(h_img, batch, dim_size=num_graphs)
 
         h = self.node_embed(torch.cat([x_sg, self.pos_embed(pos)], dim=-1))
         h, e = self.sg_gnn(h, edge_index, self.edge_embed(edge_attr))
-        z_sg = self.sg_pool(h, batch, e, edge_batch, size=num_graphs)
+        z_sg = self.sg_pool(h, batch, e, edge_batch, dim_size=num_graphs)
 
         return self.head(torch.cat([z_img, z_sg], dim=-1)).view(-1)
 

@@ -36,9 +36,9 @@ class GatedPooling(torch.nn.Module):
             bias. (default: :obj:`True`)
 
     Shapes:
-        - **input:** node states :math:`(|\mathcal{V}|, F)`, batch vector
-          :math:`(|\mathcal{V}|)`, edge states :math:`(|\mathcal{E}|, F_e)`, edge batch
-          vector :math:`(|\mathcal{E}|)`
+        - **input:** node states :math:`(|\mathcal{V}|, F)`, node graph index
+          :math:`(|\mathcal{V}|)`, edge states :math:`(|\mathcal{E}|, F_e)`, edge graph
+          index :math:`(|\mathcal{E}|)`
         - **output:** graph embeddings :math:`(B, F_{out})`
     """
     def __init__(self, in_channels: int, out_channels: int,
@@ -73,18 +73,30 @@ class GatedPooling(torch.nn.Module):
             return aggr(x, index, dim_size=size)
         return scatter(gate(x) * x, index, dim=0, dim_size=size, reduce='sum')
 
-    def forward(self, x: Tensor, batch: OptTensor = None, edge_attr: OptTensor = None,
-                edge_batch: OptTensor = None, size: Optional[int] = None) -> Tensor:
-        if batch is None:
-            batch = x.new_zeros(x.size(0), dtype=torch.long)
-        if size is None:
-            size = int(batch.max()) + 1 if batch.numel() > 0 else 1
-        out = self._pool(x, batch, size, self.gate, self.node_aggr)
+    def forward(self, x: Tensor, index: OptTensor = None, edge_attr: OptTensor = None,
+                edge_attr_index: OptTensor = None, dim_size: Optional[int] = None) -> Tensor:
+        r"""
+        Args:
+            x (torch.Tensor): node states :math:`(|\mathcal{V}|, F)`.
+            index (torch.Tensor, optional): graph of each node (a batch vector); all one
+                graph if :obj:`None`. (default: :obj:`None`)
+            edge_attr (torch.Tensor, optional): edge states, required with
+                :obj:`edge_channels`. (default: :obj:`None`)
+            edge_attr_index (torch.Tensor, optional): graph of each edge state.
+                (default: :obj:`None`)
+            dim_size (int, optional): number of graphs :math:`B`. (default: :obj:`None`)
+        """
+        if index is None:
+            index = x.new_zeros(x.size(0), dtype=torch.long)
+        if dim_size is None:
+            dim_size = int(index.max()) + 1 if index.numel() > 0 else 1
+        out = self._pool(x, index, dim_size, self.gate, self.node_aggr)
         if self.edge_gate is not None:
-            if edge_attr is None or edge_batch is None:
-                raise ValueError("GatedPooling: 'edge_attr' and 'edge_batch' are required "
+            if edge_attr is None or edge_attr_index is None:
+                raise ValueError("GatedPooling: 'edge_attr' and 'edge_attr_index' are required "
                                  "when 'edge_channels' is set")
-            out_e = self._pool(edge_attr, edge_batch, size, self.edge_gate, self.edge_aggr)
+            out_e = self._pool(edge_attr, edge_attr_index, dim_size, self.edge_gate,
+                               self.edge_aggr)
             out = torch.cat([out, out_e], dim=-1)
         return self.lin(out)
 

@@ -3,6 +3,8 @@ from torch import Tensor
 from torch.nn import GRUCell, Linear, ReLU, Sequential
 
 from torch_geometric.nn.conv import MessagePassing
+from torch_geometric.nn.inits import reset
+from torch_geometric.typing import Adj
 
 
 class ImageGraphGGNN(MessagePassing):
@@ -53,11 +55,10 @@ class ImageGraphGGNN(MessagePassing):
 
     def reset_parameters(self):
         super().reset_parameters()
-        self.mlp[0].reset_parameters()
-        self.mlp[2].reset_parameters()
-        self.rnn.reset_parameters()
+        reset(self.mlp)
+        reset(self.rnn)
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Adj) -> Tensor:
         for _ in range(self.num_layers):
             # propagate_type: (x: Tensor)
             m = self.propagate(edge_index, x=x)

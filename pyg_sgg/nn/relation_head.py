@@ -5,6 +5,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 from torch_geometric.typing import OptTensor
+from torch_geometric.nn.inits import reset
 
 from .box_geometry import box_intersection
 from .freq_bias import FrequencyBias
@@ -117,12 +118,9 @@ class RelationHead(torch.nn.Module):
 
     def reset_parameters(self):
         for module in (self.post_emb, self.post_cat, self.ctx_lin, self.union_lin, self.rel_lin,
-                       self.edge_state_lin, self.freq_bias):
+                       self.edge_state_lin, self.freq_bias, self.geo_mlp):
             if module is not None:
-                module.reset_parameters()
-        if self.geo_mlp is not None:
-            self.geo_mlp[0].reset_parameters()
-            self.geo_mlp[2].reset_parameters()
+                reset(module)
 
     def forward(self, node_states: Tensor, edge_index: Tensor, edge_attr: OptTensor = None,
                 pos: OptTensor = None, obj_labels: OptTensor = None,

@@ -10,7 +10,7 @@ def test_gated_pooling_raw_gate():
     x, e = torch.randn(5, 6), torch.randn(4, 3)
     batch = torch.tensor([0, 0, 2, 2, 2])  # graph 1 is empty
     edge_batch = torch.tensor([0, 2, 2, 2])
-    out = pool(x, batch, e, edge_batch, size=3)
+    out = pool(x, batch, e, edge_batch, dim_size=3)
     assert out.shape == (3, 5)
     for b in range(3):
         xb, eb = x[batch == b], e[edge_batch == b]
@@ -34,6 +34,6 @@ def test_gated_pooling_softmax_flag():
 def test_gated_pooling_empty_and_no_batch():
     pool = GatedPooling(3, 2, edge_channels=3)
     out = pool(torch.randn(0, 3), torch.zeros(0, dtype=torch.long), torch.randn(0, 3),
-               torch.zeros(0, dtype=torch.long), size=2)
+               torch.zeros(0, dtype=torch.long), dim_size=2)
     assert torch.allclose(out, pool.lin.bias.expand(2, 2))
     assert GatedPooling(3, 2)(torch.randn(4, 3)).shape == (1, 2)

@@ -4,6 +4,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 from torch_geometric.nn import MessagePassing
+from torch_geometric.nn.inits import reset
 from torch_geometric.typing import OptTensor
 
 from ..box_geometry import BOX_GEOMETRY_DIM
@@ -89,7 +90,7 @@ class IMPContext(ContextEncoder, MessagePassing):
         super().reset_parameters()
         for module in (self.node_lin, self.edge_lin, self.edge_gate, self.node_gate,
                        self.node_gru, self.edge_gru, self.obj_lin):
-            module.reset_parameters()
+            reset(module)
 
     def forward(self, x: Tensor, pos: Tensor, obj_dist: OptTensor, edge_index: Tensor,
                 batch: OptTensor = None, obj_labels: OptTensor = None,

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch_geometric.nn.inits import reset
 from torch_geometric.typing import OptTensor
 from torch_geometric.utils import to_dense_batch
 
@@ -134,9 +135,9 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
 
     def reset_parameters(self):
         self.reset_class_embeddings(self.obj_embed, self.dec_embed, self.edge_embed)
-        for module in (self.pos_mlp[0], self.pos_mlp[2], self.obj_rnn, self.obj_lin,
-                       self.dec_rnn, self.dec_out, self.edge_rnn, self.edge_lin):
-            module.reset_parameters()
+        for module in (self.pos_mlp, self.obj_rnn, self.obj_lin, self.dec_rnn, self.dec_out,
+                       self.edge_rnn, self.edge_lin):
+            reset(module)
 
     def _decode(self, dec_in: Tensor, labels: OptTensor) -> Tuple[Tensor, Tensor]:
         """Dense decoder ``[B, T, F] -> (logits [B, T, C + 1], labels [B, T])``; teacher

@@ -3,6 +3,7 @@ from typing import Optional
 
 import torch
 from torch import Tensor
+from torch_geometric.nn.inits import reset
 from torch_geometric.typing import OptTensor
 from torch_geometric.utils import to_dense_batch
 
@@ -83,9 +84,8 @@ class TransformerContext(ContextEncoder, torch.nn.Module):
 
     def reset_parameters(self):
         self.reset_class_embeddings(self.obj_embed, self.edge_embed)
-        for module in [self.obj_lin, self.edge_lin, self.obj_out, self.pos_mlp[0],
-                       self.pos_mlp[2]]:
-            module.reset_parameters()
+        for module in (self.obj_lin, self.edge_lin, self.obj_out, self.pos_mlp):
+            reset(module)
         for layer in list(self.obj_layers) + list(self.edge_layers):
             layer.self_attn._reset_parameters()
             for lin in (layer.linear1, layer.linear2):

@@ -4,6 +4,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch_geometric.nn.inits import reset
 from torch_geometric.typing import OptTensor
 from torch_geometric.utils import to_dense_batch
 
@@ -105,10 +106,9 @@ class VCTreeContext(ContextEncoder, torch.nn.Module):
 
     def reset_parameters(self):
         self.reset_class_embeddings(self.obj_embed, self.edge_embed)
-        for module in (self.pos_mlp[0], self.pos_mlp[2], self.score_lin, self.score_out[0],
-                       self.score_out[2], self.obj_tree, self.obj_lin, self.obj_out,
-                       self.edge_tree, self.edge_lin):
-            module.reset_parameters()
+        for module in (self.pos_mlp, self.score_lin, self.score_out, self.obj_tree,
+                       self.obj_lin, self.obj_out, self.edge_tree, self.edge_lin):
+            reset(module)
 
     def forward(self, x: Tensor, pos: Tensor, obj_dist: Tensor,
                 edge_index: OptTensor = None, batch: OptTensor = None,
