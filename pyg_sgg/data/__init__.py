@@ -8,7 +8,7 @@ _EXPORTS = {
     "DatasetFormatError": ".vg", "VGDataset": ".vg", "COCOMaskDataset": ".coco",
     "InfiniteMixedLoader": ".loader", "build_loader": ".loader",
     "collate_scene_graphs": ".loader", "mixed_batches": ".loader",
-    "ensure_dataset": ".synthetic", "get_statistics": ".statistics",
+    "ensure_dataset": ".synthvg", "get_statistics": ".statistics",
     "zero_shot_triplets": ".statistics", "few_shot_bins": ".statistics",
     "class_name_embeddings": ".word_embeddings",
 }

@@ -18,7 +18,7 @@ def vg_root(cfg, generate: bool = True) -> Path:
     root = cfg.DATASETS.VG.ROOT
     if root:
         return Path(root).expanduser()
-    from .synthetic import default_root, ensure_dataset
+    from .synthvg import default_root, ensure_dataset
     syn = cfg.DATASETS.SYNTHETIC
     if not generate:
         return default_root(num_images=syn.NUM_IMAGES, seed=syn.SEED)

@@ -105,7 +105,7 @@ class VGDataset(torch.utils.data.Dataset):
 
     Args:
         root (str, optional): folder with the three files and ``images/``; ``None`` uses the
-            embedded SynthVG (``pyg_sgg.data.synthetic.ensure_dataset()``) unless all three
+            embedded SynthVG (``pyg_sgg.data.synthvg.ensure_dataset()``) unless all three
             files are given.
         split (str): ``"train"``, ``"val"`` or ``"test"``.
         h5_file, dicts_file, image_data_file, image_dir: override the paths under ``root``
@@ -130,7 +130,7 @@ class VGDataset(torch.utils.data.Dataset):
         if split not in ("train", "val", "test"):
             raise ValueError(f"VGDataset: split must be 'train', 'val' or 'test', got {split!r}")
         if root is None and None in (h5_file, dicts_file, image_data_file):
-            from .synthetic import ensure_dataset
+            from .synthvg import ensure_dataset
             root = ensure_dataset()
         root = Path(root) if root is not None else None
         self.root = root

@@ -3,7 +3,7 @@ relation model → evaluation table.
 
 Each step calls the owning package's public API:
 
-* data: :func:`pyg_sgg.data.synthetic.ensure_dataset` (SynthVG when ``DATASETS.VG.ROOT`` is
+* data: :func:`pyg_sgg.data.synthvg.ensure_dataset` (SynthVG when ``DATASETS.VG.ROOT`` is
   empty), :class:`pyg_sgg.data.vg.VGDataset`, :func:`pyg_sgg.data.statistics.get_statistics`,
   :func:`pyg_sgg.data.loader.collate_scene_graphs`;
 * detector: :func:`pyg_sgg.detection.build.build_detector_from_config` (trains and caches

@@ -94,7 +94,7 @@ def test_zero_shot_triplets_datasets(tiny):
 
 
 def test_vg_fast_path_matches_iteration(tmp_path):
-    from pyg_sgg.data import synthetic as S
+    from pyg_sgg.data import synthvg as S
     from pyg_sgg.data.vg import VGDataset
 
     S.generate(tmp_path, num_images=30, seed=4, progress=False, workers=1, num_coco_images=2)

@@ -38,7 +38,7 @@ def test_config_hash_and_output_dir(tmp_path):
 
 @pytest.fixture(scope="module")
 def small_synthvg(tmp_path_factory):
-    from pyg_sgg.data.synthetic import generate
+    from pyg_sgg.data.synthvg import generate
     root = tmp_path_factory.mktemp("synthvg") / "a"
     generate(root, num_images=12, seed=1, progress=False, num_coco_images=4)
     return root

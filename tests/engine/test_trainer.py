@@ -96,11 +96,22 @@ def test_extra_optimizer_resumes_in_process(tmp_path):
 
 
 def test_amp_bf16_on_cpu(tmp_path):
-    cfg = toy_cfg(tmp_path, iters=3, amp=True)
-    trainer = build(cfg)
-    trainer.train()
-    recs = [json.loads(ln) for ln in (tmp_path / "metrics.json").read_text().splitlines()]
-    assert all(math.isfinite(r["total_loss"]) for r in recs if "total_loss" in r)
+    """With SOLVER.AMP.ENABLED the forward runs in bfloat16 on the CPU (and not without)."""
+    seen = {}
+    for amp in (True, False):
+        cfg = toy_cfg(tmp_path / str(amp), iters=3, amp=amp)
+        trainer = build(cfg)
+        dtypes = []
+        hook = trainer.model.lin2.register_forward_hook(
+            lambda mod, inp, out: dtypes.append(out.dtype))
+        trainer.train()
+        hook.remove()
+        seen[amp] = set(dtypes)
+        recs = [json.loads(ln) for ln in
+                (tmp_path / str(amp) / "metrics.json").read_text().splitlines()]
+        assert all(math.isfinite(r["total_loss"]) for r in recs if "total_loss" in r)
+    assert trainer.amp_dtype == torch.bfloat16
+    assert seen[True] == {torch.bfloat16} and seen[False] == {torch.float32}
 
 
 def test_non_finite_loss_fails(tmp_path):

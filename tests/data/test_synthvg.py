@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from pyg_sgg.data import synthetic as S
-from pyg_sgg.data.synthetic_vocabulary import (COARSE_PARENT, COCO_CLASSES, COCO_NAME,
+from pyg_sgg.data import synthvg as S
+from pyg_sgg.data.synthvg.cli import main as synthvg_main
+from pyg_sgg.data.synthvg.vocabulary import (COARSE_PARENT, COCO_CLASSES, COCO_NAME,
                                                OBJECT_CLASSES, PREDICATES)
 
 # VG150's vocabulary (VG-SGG-dicts-with-attri.json), for checking names only.
@@ -218,7 +219,7 @@ def test_ensure_dataset_cached(tmp_path, monkeypatch):
 
 
 def test_cli(tmp_path, capsys):
-    S.main(["--out", str(tmp_path / "cli"), "--num-images", "8", "--seed", "2"])
+    synthvg_main(["--out", str(tmp_path / "cli"), "--num-images", "8", "--seed", "2"])
     printed = capsys.readouterr().out
     assert "predicates:" in printed and "zero-shot" in printed
     assert (tmp_path / "cli" / "images" / "8.jpg").is_file()

@@ -73,7 +73,7 @@ _COCO_ORDER = [
 COCO_CLASSES = [n for n in _COCO_ORDER if n in set(COCO_NAME.values())]
 
 # Look of each class: (main colour, texture, texture colour). Textures: solid, hstripe,
-# vstripe, dstripe, dots, check, spots. Shapes differ per class in synthetic_render.py.
+# vstripe, dstripe, dots, check, spots. Shapes differ per class in rendering.py.
 STYLE = {
     "man": ((35, 70, 200), "solid", None),
     "woman": ((205, 30, 45), "dots", (255, 255, 255)),
