@@ -9,7 +9,7 @@
 * :func:`mixed_batches` / :class:`InfiniteMixedLoader`: ``(vg_batch, coco_batch)`` pairs,
   re-iterating (re-shuffling) the COCO loader whenever it runs out (Seg-SG joint training).
 """
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Iterable, Iterator, Sequence, Tuple
 
 import torch
 from torch.utils.data import DataLoader, Dataset, get_worker_info

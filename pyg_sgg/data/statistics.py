@@ -4,7 +4,7 @@ few-shot triplets. Vectorised over images (arrays are concatenated, then counted
 Triplets are ``(subject class, object class, predicate)`` rows, the order of the
 predictions interchange format (``train_triplets``, ``zeroshot_triplets``).
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import Tuple
 
 import numpy as np
 import torch

@@ -7,7 +7,6 @@ vocabulary under :func:`pyg_sgg.paths.cache_dir` so the language model is loaded
 import hashlib
 import logging
 import os
-from pathlib import Path
 from typing import Optional, Sequence
 
 import torch

@@ -24,7 +24,6 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from pyg_sgg.data.scene_graph import SceneGraph, all_pairs
 from pyg_sgg.detection.base import ImageFeatures

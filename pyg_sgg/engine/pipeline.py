@@ -23,7 +23,9 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from . import distributed as du
-from .trainer import Trainer, flatten_results, inference_on_dataset, seed_all
+from .inference import inference_on_dataset
+from .metrics_writer import flatten_results
+from .trainer import Trainer, seed_all
 
 __all__ = ["dataset_root", "build_vg_splits", "build_detector", "build_feature_datasets",
            "build_model", "build_evaluator", "prediction_extras", "format_table",

@@ -13,9 +13,7 @@ Everything that decides the rest of a run is checkpointed (model, optimisers, sc
 scaler, method state and modules, every process's RNG states, the data stream position via
 the iteration, stage), so ``train(resume=True)`` continues bit-identically on CPU.
 """
-import json
 import logging
-import math
 import signal
 import threading
 import time
@@ -27,21 +25,16 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from ..evaluation.interchange import concat_predictions
 from . import distributed as du
 from .checkpoint import Checkpointer, atomic_write_text, get_rng_state, set_rng_state
-from .samplers import InferenceSampler, TrainingSampler
+from .inference import default_collate, inference_on_dataset, resolve_device
+from .metrics_writer import MetricsWriter, flatten_results
+from .samplers import TrainingSampler
 from .solver import build_lr_scheduler, build_optimizer, clip_gradients
 
-__all__ = ["Trainer", "default_collate", "seed_all", "flatten_results", "inference_on_dataset"]
+__all__ = ["Trainer", "seed_all"]
 
 logger = logging.getLogger(__name__)
-
-
-def default_collate(items):
-    """PyG ``Batch.from_data_list``."""
-    from torch_geometric.data import Batch
-    return Batch.from_data_list(items)
 
 
 def seed_all(seed: int) -> None:
@@ -53,71 +46,6 @@ def seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def flatten_results(results: Dict[str, Any], prefix: str = "") -> Dict[str, float]:
-    """``{"a": {"b": 1}}`` → ``{"a/b": 1.0}``, numbers only. For the evaluator's
-    ``{"metrics": {...}, "per_predicate": ..., "counts": ...}`` only ``metrics`` is kept
-    (keys ``"R@100"``, ``"mR@50"``, ...)."""
-    if not prefix and isinstance(results, dict) and isinstance(results.get("metrics"), dict):
-        results = results["metrics"]
-    out: Dict[str, float] = {}
-    for k, v in (results or {}).items():
-        if isinstance(v, dict):
-            out.update(flatten_results(v, f"{prefix}{k}/"))
-        elif isinstance(v, (int, float)) or (hasattr(v, "item") and getattr(v, "ndim", 1) == 0):
-            out[f"{prefix}{k}"] = float(v)
-    return out
-
-
-def _to_numpy(d: Dict[str, Any]) -> Dict[str, Any]:
-    """Tensors of ``d`` as numpy arrays (CPU), other values unchanged."""
-    return {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v)
-            for k, v in d.items()}
-
-
-def _device(cfg) -> torch.device:
-    if cfg.MODEL.DEVICE:
-        dev = torch.device(cfg.MODEL.DEVICE)
-    else:
-        dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if dev.type == "cuda" and dev.index is None and du.get_world_size() > 1:
-        dev = torch.device("cuda", du.get_local_rank() % torch.cuda.device_count())
-    return dev
-
-
-@torch.no_grad()
-def inference_on_dataset(model: torch.nn.Module, dataset, cfg, collate_fn=None,
-                         device: Optional[torch.device] = None) -> Dict[str, Any]:
-    """``model.predict`` over ``dataset`` (this process's slice), gathered from every process.
-
-    Returns the merged predictions dict on rank 0 (``{}`` on the others).
-    """
-    device = device or _device(cfg)
-    model = model.to(device)
-    amp = cfg.SOLVER.AMP.ENABLED
-    dtype = torch.bfloat16 if device.type == "cpu" else torch.float16
-    rank, world = du.get_rank(), du.get_world_size()
-    loader = DataLoader(dataset, max(1, cfg.TEST.IMS_PER_BATCH // world),
-                        sampler=InferenceSampler(len(dataset), rank, world),
-                        collate_fn=collate_fn or default_collate,
-                        generator=torch.Generator(),  # leaves the global RNG untouched
-                        num_workers=cfg.DATALOADER.NUM_WORKERS)
-    was_training = model.training
-    model.eval()
-    chunks = []
-    try:
-        for batch in loader:
-            batch = batch.to(device)
-            with torch.autocast(device.type, dtype, enabled=amp):
-                chunks.append(_to_numpy(model.predict(batch)))
-    finally:
-        model.train(was_training)
-    gathered = du.all_gather_object(chunks)
-    if rank != 0:
-        return {}
-    chunks = [c for rank_chunks in gathered for c in rank_chunks if c]
-    return concat_predictions(chunks) if chunks else {}
 
 
 class Trainer:
@@ -151,7 +79,7 @@ class Trainer:
                  batch_transform: Optional[Callable] = None, output_dir=None,
                  extra_predictions: Optional[Dict[str, Any]] = None):
         self.cfg = cfg
-        self.device = _device(cfg)
+        self.device = resolve_device(cfg)
         self.model = model.to(self.device)
         self.method = method
         self.train_set, self.val_set, self.evaluator = train_set, val_set, evaluator
@@ -173,8 +101,7 @@ class Trainer:
         self.optimizer_params: Dict[str, List[torch.nn.Parameter]] = {}
         self.schedulers: Dict[str, Any] = {}
         self.checkpointer = Checkpointer(self.output_dir, cfg.SOLVER.MAX_TO_KEEP)
-        self._writer = None
-        self._metrics_file = None
+        self._metrics: Optional[MetricsWriter] = None
         self._resumed_mid_stage = False
         self._stop_requested = False
 
@@ -323,43 +250,17 @@ class Trainer:
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.checkpointer.remove_stale_temp_files()
         atomic_write_text(self.cfg.dump(), self.output_dir / "config.yaml")
-        path = self.output_dir / "metrics.json"
-        if resume and path.exists():  # drop lines logged after the checkpoint we resume from
-            keep = [ln for ln in path.read_text().splitlines()
-                    if ln.strip() and json.loads(ln).get("iteration", 0) <= self.iter]
-            atomic_write_text("".join(ln + "\n" for ln in keep), path)
-        elif path.exists():
-            path.unlink()
-        self._metrics_file = open(path, "a")
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-            self._writer = SummaryWriter(str(self.output_dir),
-                                         purge_step=self.iter if resume else None)
-        except ImportError:  # tensorboard is optional at run time
-            logger.warning("tensorboard is not installed: no event files "
-                           "(pip install tensorboard)")
+        self._metrics = MetricsWriter(self.output_dir, self.iter if resume else None)
 
     def log(self, metrics: Dict[str, float]) -> None:
         """Write one ``metrics.json`` line and TensorBoard scalars (rank 0)."""
-        if not self.is_main:
-            return
-        rec = {"iteration": self.iter, **metrics}
-        if self._metrics_file is not None:
-            self._metrics_file.write(json.dumps(rec) + "\n")
-            self._metrics_file.flush()
-        if self._writer is not None:
-            for k, v in metrics.items():
-                if isinstance(v, (int, float)) and math.isfinite(v):
-                    self._writer.add_scalar(k, v, self.iter)
-            self._writer.flush()
+        if self.is_main and self._metrics is not None:
+            self._metrics.write(self.iter, metrics)
 
     def _close_logs(self) -> None:
-        if self._metrics_file is not None:
-            self._metrics_file.close()
-            self._metrics_file = None
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        if self._metrics is not None:
+            self._metrics.close()
+            self._metrics = None
 
     # -- data ---------------------------------------------------------------------------
     def _train_loader(self, stage) -> DataLoader:

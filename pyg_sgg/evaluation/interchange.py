@@ -82,7 +82,7 @@ def validate_predictions(data: Dict[str, np.ndarray], mode: str = "predcls",
     if not all(k in d for k in PRED_OBJECT_KEYS):
         missing = [k for k in PRED_OBJECT_KEYS if k not in d]
         if mode != "predcls":
-            _fail(source, missing[0], f"missing (only PredCls may omit the pred_* arrays)")
+            _fail(source, missing[0], "missing (only PredCls may omit the pred_* arrays)")
         d["pred_obj_ptr"], d["pred_boxes"] = d["gt_obj_ptr"], d["gt_boxes"]
         d["pred_labels"] = d["gt_labels"]
         d["pred_scores"] = np.ones(d["gt_labels"].shape[0], dtype=np.float32)

@@ -1,6 +1,6 @@
 """Per-predicate recall sorted by training frequency (as the HML paper's Fig. 2–4)."""
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Optional, Union
 
 import numpy as np
 

@@ -50,7 +50,7 @@ def test_missing_dataset_files_name_the_key(tmp_path):
 
 
 def test_flatten_results_uses_evaluator_metrics():
-    from pyg_sgg.engine.trainer import flatten_results
+    from pyg_sgg.engine.metrics_writer import flatten_results
     raw = {"metrics": {"R@100": 0.5, "mR@100": np.float64(0.25)},
            "per_predicate": {"on": {"R@100": 1.0}}, "counts": {"num_images": 3}}
     assert flatten_results(raw) == {"R@100": 0.5, "mR@100": 0.25}
