@@ -1,0 +1,140 @@
+"""Config → scene graph model: the context encoder by name with its options, the relation head
+sized by the encoder's declared widths, class-name embeddings from the dataset's names."""
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..nn.context.registry import CONTEXT_REGISTRY
+from ..nn.relation_head import RelationHead
+from .scene_graph_model import SceneGraphModel
+
+__all__ = ["build_context", "context_options", "build_scene_graph_model",
+           "scene_graph_model_from_config"]
+
+
+def build_context(name: str, in_channels: int, hidden_channels: int, num_classes: int,
+                  **options) -> Optional[torch.nn.Module]:
+    """``CONTEXT_REGISTRY.get(name)(in_channels, hidden_channels, num_classes, **options)``
+    (``"none"`` → ``None``, the frequency-bias baseline)."""
+    if name.lower() == "none":
+        return None
+    return CONTEXT_REGISTRY.get(name)(in_channels, hidden_channels, num_classes, **options)
+
+
+def context_options(name: str, *, embed_dim: int = 200, dropout: float = 0.1,
+                    class_embeddings: Optional[Tensor] = None,
+                    edge_channels: Optional[int] = None, num_obj_layers: int = 1,
+                    num_edge_layers: int = 1, order: str = "leftright",
+                    num_iterations: int = 3, aggr: str = "mean",
+                    heads: int = 8) -> Dict:
+    """The constructor options of the built-in encoder ``name``, picked from these settings
+    (a user-registered encoder gets ``dropout`` only; pass its own options to
+    :meth:`SceneGraphModel.build` directly)."""
+    name = name.lower()
+    out = dict(dropout=dropout)
+    if name in ("motifs", "vctree", "transformer"):
+        out.update(embed_dim=embed_dim, class_embeddings=class_embeddings)
+    if name == "motifs":
+        out.update(order=order, num_obj_layers=num_obj_layers,
+                   num_edge_layers=num_edge_layers)
+    elif name == "transformer":
+        out.update(num_obj_layers=num_obj_layers, num_edge_layers=num_edge_layers,
+                   heads=heads)
+    elif name == "imp":
+        out.update(num_iterations=num_iterations, aggr=aggr, edge_channels=edge_channels)
+    return out
+
+
+def build_scene_graph_model(*, mode: str, context: str, num_classes: int, num_predicates: int,
+          feature_dim: int, pair_feature_dim: int = 0, hidden_dim: int = 256,
+          pooling_dim: int = 512, dropout: float = 0.1, use_freq_bias: bool = True,
+          pred_dist: Optional[Tensor] = None, use_union_features: bool = True,
+          use_pair_geometry: bool = True, context_options: Optional[Dict] = None,
+          **model_kwargs) -> SceneGraphModel:
+    """A :class:`~pyg_sgg.models.SceneGraphModel` from plain arguments: the
+    encoder ``context`` (``"none"``: frequency-bias baseline) built with ``context_options``
+    as they are, and a :class:`~pyg_sgg.nn.RelationHead` sized by its declared widths;
+    ``model_kwargs`` go to the model's constructor."""
+    encoder = build_context(context, feature_dim, hidden_dim, num_classes,
+                            **(context_options or {}))
+    if encoder is None:
+        node_channels, edge_state_channels = 0, None
+        use_union_features = use_pair_geometry = False  # pure frequency baseline
+    else:
+        node_channels, edge_state_channels = encoder.out_channels, encoder.edge_out_channels
+    head = RelationHead(
+        node_channels, num_predicates, num_classes, hidden_channels=pooling_dim,
+        edge_channels=pair_feature_dim if use_union_features and pair_feature_dim else None,
+        edge_state_channels=edge_state_channels, use_geometry=use_pair_geometry,
+        use_freq_bias=use_freq_bias, pred_dist=pred_dist, dropout=dropout)
+    return SceneGraphModel(mode=mode, context=encoder, relation_head=head,
+                           num_classes=num_classes, **model_kwargs)
+
+
+def scene_graph_model_from_config(cfg, statistics: Optional[dict] = None, *,
+                                  feature_dim: Optional[int] = None,
+                                  pair_feature_dim: Optional[int] = None,
+                                  class_names: Optional[Sequence[str]] = None
+                                  ) -> SceneGraphModel:
+    """Build from ``cfg.MODEL.SGG`` (:func:`~pyg_sgg.models.config.add_sgg_model_config`)
+    and ``cfg.SGG.TASK``.
+
+    Args:
+        cfg (CfgNode): the config.
+        statistics (dict, optional): :func:`pyg_sgg.data.statistics.get_statistics`
+            output (``pred_dist`` initialises the frequency bias; its shape gives the
+            class counts when the config leaves them 0).
+        feature_dim (int, optional): ``batch.x`` width (else ``FEATURE_DIM``).
+        pair_feature_dim (int, optional): ``batch.edge_attr`` width (else
+            ``PAIR_FEATURE_DIM``).
+        class_names (list[str], optional): object class names (with background) for
+            the class-name embeddings; default the statistics' ``obj_classes``; the
+            encoders' own random init if neither is given.
+    """
+    c = cfg.MODEL.SGG
+    mode = cfg.SGG.TASK if "SGG" in cfg and "TASK" in cfg.SGG else "predcls"
+    pred_dist = None
+    num_classes, num_predicates = c.NUM_OBJ_CLASSES, c.NUM_PREDICATES
+    if statistics is not None and statistics.get("pred_dist") is not None:
+        pred_dist = torch.as_tensor(np.asarray(statistics["pred_dist"]),
+                                    dtype=torch.float32)
+        num_classes = num_classes or pred_dist.size(0)
+        num_predicates = num_predicates or pred_dist.size(2)
+    if not num_classes or not num_predicates:
+        raise ValueError("SceneGraphModel: MODEL.SGG.NUM_OBJ_CLASSES "
+                         "/ NUM_PREDICATES are 0 and no statistics were given")
+    feature_dim = feature_dim or c.FEATURE_DIM
+    pair_feature_dim = pair_feature_dim if pair_feature_dim is not None \
+        else c.PAIR_FEATURE_DIM
+    if c.CONTEXT.lower() != "none" and not feature_dim:
+        raise ValueError("SceneGraphModel: MODEL.SGG.FEATURE_DIM is 0 "
+                         "and no feature_dim was given")
+    if class_names is None and statistics is not None:
+        class_names = statistics.get("obj_classes")
+    class_embeddings = None
+    if class_names is not None and c.CONTEXT.lower() != "none":
+        from ..data.word_embeddings import class_name_embeddings
+        class_embeddings = class_name_embeddings(
+            class_names, dim=c.EMBED_DIM, glove_file=c.GLOVE_FILE or None,
+            source=c.WORD_EMBEDDINGS)
+    transformer, is_tf = c.TRANSFORMER, c.CONTEXT.lower() == "transformer"
+    return build_scene_graph_model(
+        mode=mode, context=c.CONTEXT, num_classes=num_classes,
+        num_predicates=num_predicates, feature_dim=feature_dim,
+        pair_feature_dim=pair_feature_dim, hidden_dim=c.HIDDEN_DIM,
+        pooling_dim=c.POOLING_DIM, dropout=c.DROPOUT,
+        use_freq_bias=c.USE_FREQ_BIAS, pred_dist=pred_dist,
+        use_union_features=c.USE_UNION_FEATURES, use_pair_geometry=c.USE_PAIR_GEOMETRY,
+        context_options=context_options(
+            c.CONTEXT, embed_dim=c.EMBED_DIM, dropout=c.DROPOUT,
+            class_embeddings=class_embeddings,
+            edge_channels=pair_feature_dim if c.USE_UNION_FEATURES else None,
+            num_obj_layers=transformer.OBJ_LAYERS if is_tf else c.OBJ_LAYERS,
+            num_edge_layers=transformer.EDGE_LAYERS if is_tf else c.EDGE_LAYERS,
+            order=c.OBJ_ORDER, num_iterations=c.IMP.NUM_ITER, aggr=c.IMP.AGGR,
+            heads=transformer.NUM_HEADS),
+        freq_bias_soft=c.FREQ_BIAS_SOFT, pairs_per_image=c.PAIRS_PER_IMAGE,
+        positive_fraction=c.POSITIVE_FRACTION, require_overlap=c.REQUIRE_OVERLAP,
+        sgdet_iou_threshold=c.SGDET_IOU_THRESHOLD)
