@@ -42,44 +42,19 @@ features are ``batch.gt_x`` when present, else the features of the highest-IoU d
 the same image (zeros for an image without detections); the authors re-extract them.
 """
 import math
-from typing import Dict, NamedTuple, Optional
+from typing import Dict, Optional
 
 import torch
 from torch import Tensor
-import torch.nn.functional as F
 
 from ..models.losses import sgg_task_loss
-from ..models.sgdet_targets import _gt_fields, cross_pairs, pairwise_iou
-from ..nn.box_geometry import box_geometry
 from ..nn.energy_model import EnergyModel
 from .base import METHOD_REGISTRY, Method
 from .ebm_config import BASE_GRAD_MODES, add_ebm_config
-from .sgld import SGLD, min_max_normalize
+from .energy_graphs import EnergyGraph, negative_graph, positive_graph
+from .sgld import SGLD
 
 TASKS = ("predcls", "sgcls", "sgdet")
-
-
-class _Graph(NamedTuple):
-    """One side (positive or negative) of the energy loss, batched over images."""
-    x_img: Tensor  # [N, D] image-graph node features
-    x_sg: Tensor  # [N, C+1] scene-graph node states
-    pos: Tensor  # [N, 9] box geometry
-    edge_index: Tensor  # [2, E] shared by the image graph and the scene graph
-    edge_attr: Tensor  # [E, P+1] scene-graph edge states
-    batch: Tensor  # [N]
-    num_graphs: int
-
-
-def _unique_pairs(edge_index: Tensor, label: Tensor, num_nodes: int):
-    """Keep the first occurrence of each (subject, object) pair (one predicate per pair)."""
-    if edge_index.size(1) == 0:
-        return edge_index, label
-    key = edge_index[0] * max(num_nodes, 1) + edge_index[1]
-    uniq, inverse = torch.unique(key, return_inverse=True)
-    pos = torch.arange(key.numel(), device=key.device)
-    first = torch.full((uniq.numel(),), key.numel(), device=key.device, dtype=torch.long)
-    first = first.scatter_reduce(0, inverse, pos, reduce="amin")
-    return edge_index[:, first], label[first]
 
 
 @METHOD_REGISTRY.register("ebm")
@@ -188,85 +163,22 @@ class EBM(Method):
             return feats
         return self._noise(feats)
 
-    def positive_graph(self, batch, outputs) -> _Graph:
-        """Ground-truth objects and annotated pairs, one-hot + noise."""
-        feats = outputs.node_features
-        num_cls, num_pred = outputs.obj_logits.size(1), outputs.rel_logits.size(1)
-        B = int(batch.num_graphs)
-        if self.task == "sgdet":
-            gt_boxes, gt_labels, num_gt, triplets, tri_graph = _gt_fields(batch)
-            device = feats.device
-            num_gt = num_gt.to(device)
-            gt_batch = torch.repeat_interleave(torch.arange(B, device=device), num_gt)
-            gt_ptr = torch.cat([num_gt.new_zeros(1), num_gt.cumsum(0)])
-            shift = gt_ptr[tri_graph.to(device)]
-            edge_index = torch.stack([triplets[:, 0] + shift, triplets[:, 1] + shift])
-            rel_label = triplets[:, 2]
-            boxes, labels, node_batch = gt_boxes.to(device), gt_labels.to(device), gt_batch
-            if "gt_x" in batch:
-                x_img = self._noise(batch.gt_x)
-            else:
-                x_img = self._noise(self._matched_features(batch, feats, boxes, num_gt))
-        else:
-            for key in ("gt_rel_index", "gt_rel_label"):
-                if key not in batch:
-                    raise ValueError(f"EBM: batch lacks field {key!r}")
-            edge_index, rel_label = batch.gt_rel_index, batch.gt_rel_label
-            boxes, labels, node_batch = batch.boxes, batch.labels, batch.batch
-            x_img = self._image_features(feats)
-        N = labels.numel()
-        edge_index, rel_label = _unique_pairs(edge_index.long(), rel_label.long(), N)
-        size = batch.image_size.reshape(-1, 2)[node_batch]
-        return _Graph(
-            x_img=x_img,
-            x_sg=self._noise(F.one_hot(labels.long(), num_cls).to(feats.dtype)),
-            pos=box_geometry(boxes, size).to(feats.dtype),
-            edge_index=edge_index,
-            edge_attr=self._noise(F.one_hot(rel_label, num_pred).to(feats.dtype)),
-            batch=node_batch, num_graphs=B)
+    def positive_graph(self, batch, outputs) -> EnergyGraph:
+        """:func:`~pyg_sgg.methods.energy_graphs.positive_graph` with this method's noise."""
+        return positive_graph(batch, outputs, self.task, self._noise, self._image_features)
 
-    @staticmethod
-    def _matched_features(batch, feats: Tensor, gt_boxes: Tensor, num_gt: Tensor) -> Tensor:
-        """Features of the highest-IoU detection of the same image for each GT box."""
-        counts = (batch.ptr[1:] - batch.ptr[:-1]).to(feats.device)
-        pairs = cross_pairs(num_gt, counts)  # (gt, det) within images
-        out = feats.new_zeros(gt_boxes.size(0), feats.size(1))
-        if pairs.size(1) == 0:
-            return out
-        iou = pairwise_iou(gt_boxes[pairs[0]], batch.boxes[pairs[1]].float())
-        best = iou.new_full((gt_boxes.size(0),), -1.0)
-        best = best.scatter_reduce(0, pairs[0], iou, reduce="amax")
-        hit = iou == best[pairs[0]]
-        out[pairs[0][hit]] = feats[pairs[1][hit]]  # ties: any of the best detections
-        return out
+    def negative_graph(self, batch, outputs, attach: bool = True) -> EnergyGraph:
+        """:func:`~pyg_sgg.methods.energy_graphs.negative_graph` with this method's noise."""
+        return negative_graph(batch, outputs, self.task, self._noise, self._image_features,
+                              self.norm_eps, attach)
 
-    def negative_graph(self, batch, outputs, attach: bool = True) -> _Graph:
-        """Scored candidate pairs with min-max logits (the SGLD start); ``attach=False``
-        detaches everything from the base model."""
-        rel_logits, obj_logits = outputs.rel_logits, outputs.obj_logits
-        if self.task == "predcls":
-            x_sg = self._noise(F.one_hot(batch.labels.long(), obj_logits.size(1))
-                               .to(rel_logits.dtype))
-        else:
-            x_sg = min_max_normalize(obj_logits, self.norm_eps)
-        size = batch.image_size.reshape(-1, 2)[batch.batch]
-        g = _Graph(x_img=self._image_features(outputs.node_features), x_sg=x_sg,
-                   pos=box_geometry(batch.boxes, size).to(rel_logits.dtype),
-                   edge_index=batch.edge_index,
-                   edge_attr=min_max_normalize(rel_logits, self.norm_eps),
-                   batch=batch.batch, num_graphs=int(batch.num_graphs))
-        if not attach:
-            g = g._replace(x_img=g.x_img.detach(), x_sg=g.x_sg.detach(),
-                           edge_attr=g.edge_attr.detach())
-        return g
-
-    def energy(self, g: _Graph, model: Optional[torch.nn.Module] = None) -> Tensor:
+    def energy(self, g: EnergyGraph, model: Optional[torch.nn.Module] = None) -> Tensor:
         """``[B]`` energies of one side."""
         model = self.energy_model if model is None else model
         return model(g.x_img, g.x_sg, g.pos, g.edge_index, g.edge_attr, g.batch,
                      g.num_graphs)
 
-    def sample(self, g: _Graph) -> _Graph:
+    def sample(self, g: EnergyGraph) -> EnergyGraph:
         """Move the negative states by SGLD (edges only in PredCls)."""
         def energy_fn(edge_attr: Tensor, x_sg: Optional[Tensor]) -> Tensor:
             return self.energy(g._replace(edge_attr=edge_attr,

@@ -41,7 +41,7 @@ def pairwise_iou(a: Tensor, b: Tensor) -> Tensor:
     return box_iou(a, b, plus_one=True)
 
 
-def _gt_fields(batch) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+def gt_fields(batch) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     for key in ("gt_boxes", "gt_labels", "num_gt", "gt_triplets"):
         if key not in batch:
             raise ValueError(f"sgdet_targets: SGDet batch lacks field "
@@ -74,7 +74,7 @@ def sgdet_targets(batch, iou_threshold: float = 0.5,
 
     Vectorised over images. Returns the same ``batch``, modified in place.
     """
-    gt_boxes, gt_labels, num_gt, triplets, tri_graph = _gt_fields(batch)
+    gt_boxes, gt_labels, num_gt, triplets, tri_graph = gt_fields(batch)
     counts = batch.ptr[1:] - batch.ptr[:-1]
     device = batch.boxes.device
     num_nodes = batch.boxes.size(0)
