@@ -108,7 +108,7 @@ _C.INPUT.RANDOM_FLIP = "none"
 # detectron_configs/Base-VG150.yaml)
 # ---------------------------------------------------------------------------------------
 _C.SOLVER = CN()
-# "SGD" (momentum) or "Adam". Adam at 1e-3 trains the relation model in the ~1000 iterations
+# "SGD" (momentum), "Adam" or "AdamW". Adam at 1e-3 trains the relation model in the ~1000 iterations
 # of a CPU run (as Base-SGG.yaml); datasets/VG150.yaml sets SGB's SGD at 0.01.
 _C.SOLVER.OPTIMIZER = "Adam"
 # Base learning rate (for IMS_PER_BATCH images per iteration, all processes together).
@@ -119,8 +119,9 @@ _C.SOLVER.MOMENTUM = 0.9
 _C.SOLVER.WEIGHT_DECAY = 1e-4
 # Total training iterations (methods with stages, e.g. HML, derive their stage lengths).
 _C.SOLVER.MAX_ITER = 1000
-# "WarmupMultiStepLR" (decay by GAMMA at STEPS) or "WarmupReduceLROnPlateau" (decay by
-# GAMMA when TEST.BEST_METRIC has not improved for PLATEAU.PATIENCE evaluations).
+# "WarmupMultiStepLR" (decay by GAMMA at STEPS), "WarmupCosineLR" (half cosine to 0 at
+# MAX_ITER) or "WarmupReduceLROnPlateau" (decay by GAMMA when TEST.BEST_METRIC has not
+# improved for PLATEAU.PATIENCE evaluations).
 _C.SOLVER.LR_SCHEDULER_NAME = "WarmupMultiStepLR"
 # Iterations at which WarmupMultiStepLR multiplies the learning rate by GAMMA.
 _C.SOLVER.STEPS = (600, 850)

@@ -119,7 +119,8 @@ def train_detector_from_config(cfg, resume: bool = False, evaluate: Optional[boo
 
     Writes checkpoints to :func:`detector_output_dir` (``model_final.pth``, resumable with
     ``resume=True``), evaluates box AP on VG test and mask AP on COCO val (unless
-    ``evaluate`` / ``DETECTOR.EVAL_AFTER_TRAIN`` is False) and writes ``metrics.json``.
+    ``evaluate`` / ``DETECTOR.EVAL_AFTER_TRAIN`` is False) and writes them to
+    ``test_results.json`` (the training log is the trainer's ``metrics.json``).
 
     Returns:
         dict with ``checkpoint``, ``output_dir``, ``train_time_s``, ``iteration`` and
@@ -139,24 +140,13 @@ def train_detector_from_config(cfg, resume: bool = False, evaluate: Optional[boo
     c, k = _class_counts(cfg, data)
     torch.manual_seed(cfg.get("SEED", 0))
     model = build_detector_model(cfg, c, k)
-    s = cfg.DETECTOR.SOLVER
     out_dir = detector_output_dir(cfg)
-    flip = 0.5 if cfg.INPUT.RANDOM_FLIP == "horizontal" else 0.0
-    res = train_detector(
-        model, data["vg"], data["coco"], output_dir=out_dir, max_iter=s.MAX_ITER,
-        ims_per_batch=s.IMS_PER_BATCH, coco_ims_per_batch=s.COCO_IMS_PER_BATCH or None,
-        optimizer=s.OPTIMIZER.lower(), base_lr=s.BASE_LR, momentum=s.MOMENTUM,
-        weight_decay=s.WEIGHT_DECAY,
-        lr_schedule="cosine" if s.LR_SCHEDULER_NAME == "WarmupCosineLR" else "step",
-        steps=s.STEPS, gamma=s.GAMMA, warmup_iters=s.WARMUP_ITERS,
-        warmup_factor=s.WARMUP_FACTOR, hflip=flip, checkpoint_period=s.CHECKPOINT_PERIOD,
-        resume=resume, seed=cfg.get("SEED", 0),
-        num_workers=cfg.DATALOADER.NUM_WORKERS if "DATALOADER" in cfg else 0,
-        progress=progress, max_time_s=s.MAX_TIME_S or None)
+    write_cache_key(cfg, out_dir)
+    res = train_detector(model, data["vg"], data["coco"], cfg, output_dir=out_dir,
+                         resume=resume)
     res["output_dir"] = out_dir
     meta = {"num_classes": c, "num_mask_classes": k, "config_hash": detector_config_hash(cfg)}
     (out_dir / "detector_meta.json").write_text(json.dumps(meta))
-    write_cache_key(cfg, out_dir)
     metrics = {}
     if cfg.DETECTOR.EVAL_AFTER_TRAIN if evaluate is None else evaluate:
         model.eval()
@@ -170,7 +160,7 @@ def train_detector_from_config(cfg, resume: bool = False, evaluate: Optional[boo
         metrics["train_time_s"] = res["train_time_s"]
         metrics["cpu_time_s"] = res["cpu_time_s"]
         metrics["iterations"] = res["iteration"]
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+        (out_dir / "test_results.json").write_text(json.dumps(metrics, indent=1))
         logger.info("detector: %s", " ".join(f"{a}={b:.1f}" for a, b in metrics.items()))
     res["metrics"] = metrics
     return res
@@ -178,9 +168,10 @@ def train_detector_from_config(cfg, resume: bool = False, evaluate: Optional[boo
 
 def load_detector_model(cfg, weights, num_classes: int, num_mask_classes: int = 0):
     """:class:`JointMaskRCNN` of ``cfg`` with the ``model`` state dict of ``weights``."""
+    from pyg_sgg.detection.training import detector_state_dict
     model = build_detector_model(cfg, num_classes, num_mask_classes)
     state = torch.load(weights, map_location="cpu", weights_only=False)
-    model.load_state_dict(state.get("model", state))
+    model.load_state_dict(detector_state_dict(state))
     return model.eval()
 
 

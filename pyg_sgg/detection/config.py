@@ -124,25 +124,35 @@ def add_detector_config(cfg):
     d.CACHE_MASKS = False
     # Threads for detector training (0 = torch's default).
     d.NUM_THREADS = 0
-    d.SOLVER = CN()
-    # "SGD" or "AdamW".
-    d.SOLVER.OPTIMIZER = "SGD"
-    d.SOLVER.BASE_LR = 0.02
-    d.SOLVER.MOMENTUM = 0.9
-    d.SOLVER.WEIGHT_DECAY = 1e-4
-    # Iterations; each takes IMS_PER_BATCH VG images and COCO_IMS_PER_BATCH COCO images.
-    d.SOLVER.MAX_ITER = 600
-    d.SOLVER.IMS_PER_BATCH = 4
-    # COCO images per iteration (0 = IMS_PER_BATCH); unused when MODEL.MASK_ON is False.
-    d.SOLVER.COCO_IMS_PER_BATCH = 0
-    # "WarmupMultiStepLR" (decay by GAMMA at STEPS) or "WarmupCosineLR".
-    d.SOLVER.LR_SCHEDULER_NAME = "WarmupCosineLR"
-    d.SOLVER.STEPS = []
-    d.SOLVER.GAMMA = 0.1
-    d.SOLVER.WARMUP_ITERS = 100
-    d.SOLVER.WARMUP_FACTOR = 0.001
-    # Save a checkpoint every N iterations (and at the end).
-    d.SOLVER.CHECKPOINT_PERIOD = 250
-    # Stop (and save) after this many seconds of training; 0 = no limit.
-    d.SOLVER.MAX_TIME_S = 0.0
+    # COCO images per iteration beside the SOLVER.IMS_PER_BATCH VG images (0 = the same
+    # number); unused when MODEL.MASK_ON is False.
+    d.COCO_IMS_PER_BATCH = 0
+    # The detector's schedule: every key of SOLVER (same meaning, see pyg_sgg.config.defaults),
+    # with the small CPU detector's defaults; trained by the same engine (checkpoints, resume).
+    d.SOLVER = _detector_solver(cfg.SOLVER) if "SOLVER" in cfg else CN()
     return cfg
+
+
+def _detector_solver(solver):
+    """``cfg.SOLVER``'s schema with the detector's defaults (Seg-SG stage 1, CPU-sized)."""
+    d = solver.clone()
+    d.OPTIMIZER = "SGD"
+    d.BASE_LR = 0.02
+    d.MOMENTUM = 0.9
+    d.WEIGHT_DECAY = 1e-4
+    # Iterations; each takes IMS_PER_BATCH VG images and DETECTOR.COCO_IMS_PER_BATCH COCO ones.
+    d.MAX_ITER = 600
+    d.IMS_PER_BATCH = 4
+    d.LR_SCHEDULER_NAME = "WarmupCosineLR"
+    d.STEPS = ()
+    d.GAMMA = 0.1
+    d.WARMUP_ITERS = 100
+    d.WARMUP_FACTOR = 0.001
+    d.WARMUP_METHOD = "linear"
+    d.CHECKPOINT_PERIOD = 250
+    d.MAX_TO_KEEP = 2
+    d.LOG_PERIOD = 20
+    # torchvision's detection recipes do not clip gradients
+    d.CLIP_GRADIENTS.ENABLED = False
+    d.AMP.ENABLED = False
+    return d

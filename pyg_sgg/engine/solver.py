@@ -4,17 +4,23 @@ Both schedules set ``group["lr"] = initial_lr * factor`` once per iteration (:me
 the plateau schedule also reads the validation metric (:meth:`observe`). Their state is a
 plain dict, checkpointed by the trainer.
 """
+import math
 from bisect import bisect_right
 from typing import Any, Dict, Iterable, Sequence
 
 import torch
 
-__all__ = ["build_optimizer", "build_lr_scheduler", "WarmupMultiStepLR",
-           "WarmupReduceLROnPlateau", "clip_gradients"]
+__all__ = ["build_optimizer", "build_lr_scheduler", "WarmupMultiStepLR", "WarmupCosineLR",
+           "WarmupReduceLROnPlateau", "clip_gradients", "OPTIMIZERS", "LR_SCHEDULERS"]
+
+#: ``SOLVER.OPTIMIZER`` / ``SOLVER.LR_SCHEDULER_NAME`` choices (``DETECTOR.SOLVER`` too).
+OPTIMIZERS = ("SGD", "Adam", "AdamW")
+LR_SCHEDULERS = ("WarmupMultiStepLR", "WarmupCosineLR", "WarmupReduceLROnPlateau")
 
 
 def build_optimizer(cfg, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    """``SOLVER.OPTIMIZER`` ('SGD' | 'Adam') with ``BASE_LR``, ``MOMENTUM``, ``WEIGHT_DECAY``."""
+    """``SOLVER.OPTIMIZER`` ('SGD' | 'Adam' | 'AdamW') with ``BASE_LR``, ``MOMENTUM`` (Adam's
+    beta1), ``WEIGHT_DECAY``."""
     s = cfg.SOLVER
     params = [p for p in params if p.requires_grad]
     name = s.OPTIMIZER.lower()
@@ -24,7 +30,11 @@ def build_optimizer(cfg, params: Iterable[torch.nn.Parameter]) -> torch.optim.Op
     if name == "adam":
         return torch.optim.Adam(params, lr=s.BASE_LR, betas=(s.MOMENTUM, 0.999),
                                 weight_decay=s.WEIGHT_DECAY)
-    raise ValueError(f"config key SOLVER.OPTIMIZER must be 'SGD' or 'Adam', got {s.OPTIMIZER!r}")
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=s.BASE_LR, betas=(s.MOMENTUM, 0.999),
+                                 weight_decay=s.WEIGHT_DECAY)
+    raise ValueError(f"config key SOLVER.OPTIMIZER must be 'SGD', 'Adam' or 'AdamW', got "
+                     f"{s.OPTIMIZER!r}")
 
 
 class _Schedule:
@@ -91,6 +101,19 @@ class WarmupMultiStepLR(_Schedule):
         return self._warmup() * self.gamma ** bisect_right(self.milestones, self.last_iter)
 
 
+class WarmupCosineLR(_Schedule):
+    """Warm-up, then a half cosine from 1 to 0 over ``max_iter`` iterations."""
+
+    def __init__(self, optimizer, max_iter: int, warmup_iters: int = 0,
+                 warmup_factor: float = 0.1, warmup_method: str = "linear"):
+        self.max_iter = max(1, int(max_iter))
+        super().__init__(optimizer, warmup_iters, warmup_factor, warmup_method)
+
+    def factor(self) -> float:
+        progress = min(1.0, self.last_iter / self.max_iter)
+        return self._warmup() * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
 class WarmupReduceLROnPlateau(_Schedule):
     """Warm-up, then multiply by ``gamma`` when the metric has not improved for ``patience``
     evaluations (at most ``max_decays`` times), as Scene-Graph-Benchmark's schedule."""
@@ -137,12 +160,15 @@ def build_lr_scheduler(cfg, optimizer: torch.optim.Optimizer, max_iter: int = No
         scale = 1.0 if not max_iter or not s.MAX_ITER else max_iter / s.MAX_ITER
         steps = [int(round(x * scale)) for x in s.STEPS]
         return WarmupMultiStepLR(optimizer, steps, s.GAMMA, **common)
+    if s.LR_SCHEDULER_NAME == "WarmupCosineLR":
+        return WarmupCosineLR(optimizer, max_iter or s.MAX_ITER, **common)
     if s.LR_SCHEDULER_NAME == "WarmupReduceLROnPlateau":
         p = s.PLATEAU
         return WarmupReduceLROnPlateau(optimizer, s.GAMMA, p.PATIENCE, cfg.TEST.BEST_MODE,
                                        p.THRESHOLD, p.COOLDOWN, p.MAX_DECAYS, **common)
-    raise ValueError("config key SOLVER.LR_SCHEDULER_NAME must be 'WarmupMultiStepLR' or "
-                     f"'WarmupReduceLROnPlateau', got {s.LR_SCHEDULER_NAME!r}")
+    raise ValueError("config key SOLVER.LR_SCHEDULER_NAME must be 'WarmupMultiStepLR', "
+                     f"'WarmupCosineLR' or 'WarmupReduceLROnPlateau', got "
+                     f"{s.LR_SCHEDULER_NAME!r}")
 
 
 def clip_gradients(cfg, params) -> float:

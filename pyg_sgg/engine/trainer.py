@@ -66,6 +66,14 @@ class Trainer:
         output_dir (str, optional): overrides ``cfg.OUTPUT_DIR``.
         extra_predictions (dict, optional): global keys added to the gathered predictions
             before scoring (``train_triplets``, ``predicate_names``).
+        train_loader (callable, optional): ``(stage, start_iteration) -> iterable`` of
+            training batches from iteration ``start_iteration`` of ``stage`` on, for data
+            streams the default loader does not make (the detector's VG + COCO batches);
+            deterministic in its arguments so that a resumed run sees the same batches.
+            (default: shuffled ``train_set`` batches of ``SOLVER.IMS_PER_BATCH``)
+        single_process (bool): train in this process alone even under an initialised
+            process group (the detector is trained by rank 0 while the others wait).
+            (default: :obj:`False`)
 
     Attributes methods may use in their hooks: ``cfg``, ``device``, ``model`` (unwrapped),
     ``train_set``, ``collate_fn``, ``batch_transform``, ``optimizers`` / ``schedulers``
@@ -77,7 +85,8 @@ class Trainer:
     def __init__(self, cfg, model: torch.nn.Module, method, train_set, *, val_set=None,
                  evaluator=None, collate_fn: Optional[Callable] = None,
                  batch_transform: Optional[Callable] = None, output_dir=None,
-                 extra_predictions: Optional[Dict[str, Any]] = None):
+                 extra_predictions: Optional[Dict[str, Any]] = None,
+                 train_loader: Optional[Callable] = None, single_process: bool = False):
         self.cfg = cfg
         self.device = resolve_device(cfg)
         self.model = model.to(self.device)
@@ -85,9 +94,11 @@ class Trainer:
         self.train_set, self.val_set, self.evaluator = train_set, val_set, evaluator
         self.collate_fn = collate_fn or default_collate
         self.batch_transform = batch_transform
+        self.train_loader = train_loader
         self.extra_predictions = dict(extra_predictions or {})
         self.output_dir = Path(output_dir or cfg.OUTPUT_DIR)
-        self.rank, self.world_size = du.get_rank(), du.get_world_size()
+        self.rank, self.world_size = ((0, 1) if single_process else
+                                      (du.get_rank(), du.get_world_size()))
         self.is_main = self.rank == 0
         if cfg.SOLVER.IMS_PER_BATCH % self.world_size != 0:
             raise ValueError(f"config key SOLVER.IMS_PER_BATCH ({cfg.SOLVER.IMS_PER_BATCH}) "
@@ -206,12 +217,14 @@ class Trainer:
 
     def save_checkpoint(self, name: Optional[str] = None, tag_last: bool = True) -> None:
         """Collective (gathers every process's RNG state); rank 0 writes."""
-        rng = du.all_gather_object(get_rng_state())
+        rng = (du.all_gather_object(get_rng_state()) if self.world_size > 1
+               else [get_rng_state()])
         if self.is_main:
             state = self.state_dict()
             state["rng"] = rng
             self.checkpointer.save(name or f"model_{self.iter:07d}", state, tag_last)
-        du.synchronize()
+        if self.world_size > 1:
+            du.synchronize()
 
     def _load_modules(self, state: Dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
@@ -263,9 +276,11 @@ class Trainer:
             self._metrics = None
 
     # -- data ---------------------------------------------------------------------------
-    def _train_loader(self, stage) -> DataLoader:
+    def _train_loader(self, stage) -> Iterable:
         """Stage ``stage``'s data stream from its current position. A method may train a
         stage on a subset (HML) by defining ``stage_dataset(stage, dataset) -> dataset``."""
+        if self.train_loader is not None:
+            return self.train_loader(stage, self.stage_iter)
         dataset = self.train_set
         if hasattr(self.method, "stage_dataset"):
             dataset = self.method.stage_dataset(stage, dataset)
@@ -311,7 +326,7 @@ class Trainer:
             return {}
         preds = self.inference(dataset)
         results = self.score(preds, evaluator) if self.is_main else None
-        return du.broadcast_object(results)
+        return du.broadcast_object(results) if self.world_size > 1 else results
 
     def _after_eval(self, results: Dict[str, float]) -> None:
         self.last_results = results

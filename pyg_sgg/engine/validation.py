@@ -39,6 +39,7 @@ def check_config(cfg, job: str = "sgg") -> None:
     from ..methods.ebm_config import BASE_GRAD_MODES
     from ..methods.registry import METHOD_REGISTRY
     from ..nn.context.registry import CONTEXT_REGISTRY
+    from .solver import LR_SCHEDULERS, OPTIMIZERS
 
     _choice("SGG.TASK", cfg.SGG.TASK, TASKS)
     names = [n.strip() for n in cfg.SGG.METHOD.split("+")]
@@ -57,12 +58,11 @@ def check_config(cfg, job: str = "sgg") -> None:
             ("auto", "glove", "minilm", "random"))
     _choice("DETECTOR.NAME", cfg.DETECTOR.NAME, BACKENDS)
     _choice("MODEL.BACKBONE.NAME", cfg.MODEL.BACKBONE.NAME, BACKBONES)
-    _choice("SOLVER.OPTIMIZER", cfg.SOLVER.OPTIMIZER, ("SGD", "Adam"))
-    _choice("SOLVER.LR_SCHEDULER_NAME", cfg.SOLVER.LR_SCHEDULER_NAME,
-            ("WarmupMultiStepLR", "WarmupReduceLROnPlateau"), lower=False)
-    _choice("DETECTOR.SOLVER.OPTIMIZER", cfg.DETECTOR.SOLVER.OPTIMIZER, ("SGD", "AdamW"))
-    _choice("DETECTOR.SOLVER.LR_SCHEDULER_NAME", cfg.DETECTOR.SOLVER.LR_SCHEDULER_NAME,
-            ("WarmupMultiStepLR", "WarmupCosineLR"), lower=False)
+    for node in ("SOLVER", "DETECTOR.SOLVER"):
+        solver = cfg.SOLVER if node == "SOLVER" else cfg.DETECTOR.SOLVER
+        _choice(f"{node}.OPTIMIZER", solver.OPTIMIZER, OPTIMIZERS)
+        _choice(f"{node}.LR_SCHEDULER_NAME", solver.LR_SCHEDULER_NAME, LR_SCHEDULERS,
+                lower=False)
     _choice("EBM.BASE_GRAD", cfg.EBM.BASE_GRAD, BASE_GRAD_MODES, lower=False)
     _choice("HML.SPLIT", cfg.HML.SPLIT, ("frequency", "cluster"), lower=False)
     for key in ("TRAIN", "VAL", "TEST"):

@@ -7,7 +7,7 @@ from pyg_sgg.config import get_cfg
 from pyg_sgg.detection.build import build_detector_from_config, build_detector_model
 from pyg_sgg.detection.cache_key import (detector_config_hash, detector_output_dir,
                                          explain_missing_detector, write_cache_key)
-from pyg_sgg.detection.training import save_checkpoint
+
 
 CONFIGS = Path(__file__).resolve().parents[2] / "detectron_configs" / "detector"
 
@@ -85,7 +85,7 @@ def test_build_from_weights(tmp_path):
     cfg = get_cfg()
     cfg.MODEL.ROI_HEADS.NUM_CLASSES, cfg.MODEL.ROI_HEADS.MASK_NUM_CLASSES = 5, 2
     model = build_detector_model(cfg, 5, 2)
-    save_checkpoint(tmp_path / "w.pth", {"model": model.state_dict()})
+    torch.save({"model": model.state_dict()}, tmp_path / "w.pth")
     cfg.DETECTOR.WEIGHTS = str(tmp_path / "w.pth")
     det = build_detector_from_config(cfg)
     assert det.num_classes == 5 and det.masks
