@@ -8,7 +8,6 @@
 from collections import OrderedDict
 from typing import Dict, Sequence
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -95,13 +94,3 @@ def build_resnet_fpn_backbone(depth: int = 50, trainable_layers: int = 5) -> nn.
     from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
     return resnet_fpn_backbone(backbone_name=f"resnet{depth}", weights=None,
                                trainable_layers=trainable_layers)
-
-
-def feature_strides(backbone: nn.Module, size: int = 256) -> Dict[str, int]:
-    """Stride of every output map of ``backbone`` (probed with a ``size`` x ``size`` image)."""
-    was_training = backbone.training
-    backbone.eval()
-    with torch.no_grad():
-        out = backbone(torch.zeros(1, 3, size, size))
-    backbone.train(was_training)
-    return {k: size // v.shape[-1] for k, v in out.items()}
