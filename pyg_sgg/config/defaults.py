@@ -108,8 +108,8 @@ _C.INPUT.RANDOM_FLIP = "none"
 # detectron_configs/Base-VG150.yaml)
 # ---------------------------------------------------------------------------------------
 _C.SOLVER = CN()
-# "SGD" (momentum), "Adam" or "AdamW". Adam at 1e-3 trains the relation model in the ~1000 iterations
-# of a CPU run (as Base-SGG.yaml); datasets/VG150.yaml sets SGB's SGD at 0.01.
+# "SGD" (momentum), "Adam" or "AdamW". Adam at 1e-3 trains the relation model in the ~1000
+# iterations of a CPU run (as Base-SGG.yaml); datasets/VG150.yaml sets SGB's SGD at 0.01.
 _C.SOLVER.OPTIMIZER = "Adam"
 # Base learning rate (for IMS_PER_BATCH images per iteration, all processes together).
 _C.SOLVER.BASE_LR = 0.001

@@ -1,4 +1,7 @@
-"""The generator's command line: ``python -m pyg_sgg.data.synthvg --out DIR --num-images 4000 --seed 0``."""
+"""The generator's command line::
+
+    python -m pyg_sgg.data.synthvg --out DIR --num-images 4000 --seed 0
+"""
 import argparse
 from pathlib import Path
 
