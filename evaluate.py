@@ -13,18 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from pyg_sgg.config import ConfigError
+from pyg_sgg.evaluation.command_line import add_predictions_args, run_predictions
 from pyg_sgg.engine.defaults import fail, setup_cfg, setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    try:
-        from pyg_sgg.evaluation.command_line import add_predictions_args
-        add_predictions_args(p)  # --predictions FILE.npz, --mode, --ks, --out, --plot ...
-    except ImportError:
-        p.add_argument("--predictions", default=None, metavar="FILE.npz",
-                       help="predictions file (needs pyg_sgg.evaluation)")
+    add_predictions_args(p)  # --predictions FILE.npz, --mode, --ks, --out, --plot ...
     p.add_argument("--config-file", default="", metavar="FILE", help="YAML config")
     p.add_argument("--checkpoint", default=None, metavar="FILE.pth",
                    help="relation-model checkpoint to run")
@@ -40,12 +36,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
     if args.checkpoint is None:
-        if not getattr(args, "predictions", None):
+        if not args.predictions:
             fail("give --predictions FILE.npz, or --config-file and --checkpoint")
-        try:
-            from pyg_sgg.evaluation.command_line import run_predictions
-        except ImportError:
-            fail("pyg_sgg.evaluation is not available to score a predictions file")
         try:
             run_predictions(args)
         except (FileNotFoundError, ValueError) as e:  # bad file: one line naming it

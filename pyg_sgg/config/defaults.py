@@ -5,7 +5,6 @@ functions of the model, detector and method packages (each adds its own node), s
 YAML file or a ``KEY VALUE`` override naming a key that nobody defined fails.
 """
 import importlib
-import logging
 
 from .config import CfgNode as CN
 
@@ -196,7 +195,7 @@ _C.SEED = 0
 # Let cuDNN pick the fastest kernels (non-deterministic).
 _C.CUDNN_BENCHMARK = False
 
-#: ``(module, function)`` of every config extension, called by :func:`get_cfg` if importable.
+#: ``(module, function)`` of every config extension, called by :func:`get_cfg`.
 EXTENSIONS = (
     ("pyg_sgg.models.config", "add_sgg_model_config"),
     ("pyg_sgg.detection.config", "add_detector_config"),
@@ -214,14 +213,5 @@ def get_cfg(extensions: bool = True) -> CN:
     """
     cfg = _C.clone()
     for module, fn in (EXTENSIONS if extensions else ()):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:  # that package is not there (yet): skip it
-            if e.name is None or not module.startswith(e.name):
-                raise
-            logging.getLogger(__name__).debug("config extension %s not found", module)
-            continue
-        add = getattr(mod, fn, None)
-        if add is not None:
-            add(cfg)
+        getattr(importlib.import_module(module), fn)(cfg)
     return cfg

@@ -73,10 +73,39 @@ def node_counts(batch: Batch) -> Tensor:
     return batch.ptr[1:] - batch.ptr[:-1]
 
 
-def all_pairs(counts: Tensor, ptr: Optional[Tensor] = None) -> Tensor:
-    """Every ordered pair ``(i, j), i != j`` within each graph, in global node indices.
+def cross_pairs(counts_a: Tensor, counts_b: Tensor, ptr_a: Optional[Tensor] = None,
+                ptr_b: Optional[Tensor] = None) -> Tensor:
+    """Every pair ``(a, b)`` of an element of set A and one of set B of the same graph.
 
     Vectorised over graphs: no Python loop over images.
+
+    Args:
+        counts_a (Tensor): ``[B]`` sizes of A per graph; ``counts_b`` likewise.
+        ptr_a (Tensor, optional): ``[B + 1]`` offsets of A; ``cumsum`` of ``counts_a`` if
+            ``None``; ``ptr_b`` likewise.
+
+    Returns:
+        Tensor: ``[2, Σ n_a n_b]`` global indices into A and B, grouped by graph, row-major
+        per graph (A-major, then B).
+    """
+    counts_a, counts_b = counts_a.long(), counts_b.long()
+    if ptr_a is None:
+        ptr_a = torch.cat([counts_a.new_zeros(1), counts_a.cumsum(0)])
+    if ptr_b is None:
+        ptr_b = torch.cat([counts_b.new_zeros(1), counts_b.cumsum(0)])
+    sizes = counts_a * counts_b
+    total = int(sizes.sum())
+    if total == 0:
+        return counts_a.new_zeros(2, 0)
+    graph = torch.repeat_interleave(torch.arange(sizes.numel(), device=sizes.device), sizes)
+    start = torch.cat([sizes.new_zeros(1), sizes.cumsum(0)[:-1]])
+    local = torch.arange(total, device=sizes.device) - start[graph]
+    nb = counts_b[graph]
+    return torch.stack([local // nb + ptr_a[:-1][graph], local % nb + ptr_b[:-1][graph]])
+
+
+def all_pairs(counts: Tensor, ptr: Optional[Tensor] = None) -> Tensor:
+    """Every ordered pair ``(i, j), i != j`` within each graph, in global node indices.
 
     Args:
         counts (Tensor): ``[B]`` number of nodes per graph.
@@ -86,21 +115,8 @@ def all_pairs(counts: Tensor, ptr: Optional[Tensor] = None) -> Tensor:
         Tensor: ``[2, Σ n_b (n_b - 1)]`` pairs, grouped by graph, row-major per graph
         (subject-major, then object).
     """
-    counts = counts.long()
-    if ptr is None:
-        ptr = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
-    sq = counts * counts
-    total = int(sq.sum())
-    if total == 0:
-        return counts.new_zeros(2, 0)
-    graph = torch.repeat_interleave(torch.arange(counts.numel(), device=counts.device), sq)
-    start = torch.cat([sq.new_zeros(1), sq.cumsum(0)[:-1]])
-    local = torch.arange(total, device=counts.device) - start[graph]
-    n = counts[graph]
-    sub, obj = local // n, local % n
-    keep = sub != obj
-    offset = ptr[:-1][graph]
-    return torch.stack([sub[keep] + offset[keep], obj[keep] + offset[keep]])
+    pairs = cross_pairs(counts, counts, ptr, ptr)
+    return pairs[:, pairs[0] != pairs[1]]
 
 
 def box_overlap_mask(boxes: Tensor, pair_index: Tensor) -> Tensor:

@@ -18,7 +18,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import torch
 from torch import Tensor
 
-from ..methods.base import Method
+from ..methods.base import Method, Stage
 from .joint_mask_rcnn import JointMaskRCNN
 
 __all__ = ["DetectionSamples", "DetectionBatch", "JointDetectorLosses", "DetectorLoss",
@@ -152,6 +152,9 @@ class JointDetectorLosses(torch.nn.Module):
 class DetectorLoss(Method):
     """The detector's losses as the training method (weight 1 each, summed by the trainer)."""
     name = "detector"
+
+    def stages(self, max_iter: int) -> List[Stage]:
+        return [Stage("detector", max_iter)]
 
     def loss(self, model, batch, outputs: Dict[str, Tensor]) -> Dict[str, Tensor]:
         return outputs

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..models.sgdet_targets import cross_pairs, gt_fields, pairwise_iou
+from ..data.scene_graph import cross_pairs
+from ..models.sgdet_targets import gt_fields, pairwise_iou
 from ..nn.box_geometry import box_geometry
 from .sgld import min_max_normalize
 

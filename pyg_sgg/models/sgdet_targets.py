@@ -9,31 +9,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from ..data.scene_graph import box_overlap_mask, pair_labels
+from ..data.scene_graph import box_overlap_mask, cross_pairs, pair_labels
 from ..nn.box_geometry import box_iou
-
-
-def cross_pairs(counts_a: Tensor, counts_b: Tensor) -> Tensor:
-    """Every pair ``(a, b)`` of an element of set A and one of set B of the same image.
-
-    Args:
-        counts_a (Tensor): ``[B]`` sizes of A per image; ``counts_b`` likewise.
-
-    Returns:
-        Tensor: ``[2, Σ n_a n_b]`` global indices into A and B, grouped by image.
-    """
-    counts_a, counts_b = counts_a.long(), counts_b.long()
-    ptr_a = torch.cat([counts_a.new_zeros(1), counts_a.cumsum(0)])
-    ptr_b = torch.cat([counts_b.new_zeros(1), counts_b.cumsum(0)])
-    sizes = counts_a * counts_b
-    total = int(sizes.sum())
-    if total == 0:
-        return counts_a.new_zeros(2, 0)
-    graph = torch.repeat_interleave(torch.arange(sizes.numel(), device=sizes.device), sizes)
-    start = torch.cat([sizes.new_zeros(1), sizes.cumsum(0)[:-1]])
-    local = torch.arange(total, device=sizes.device) - start[graph]
-    nb = counts_b[graph]
-    return torch.stack([local // nb + ptr_a[:-1][graph], local % nb + ptr_b[:-1][graph]])
 
 
 def pairwise_iou(a: Tensor, b: Tensor) -> Tensor:

@@ -10,6 +10,7 @@ from torch_geometric.nn.inits import reset
 from torch_geometric.nn.norm import BatchNorm
 from torch_geometric.typing import OptTensor
 
+from .box_geometry import BOX_GEOMETRY_DIM
 from .edge_gnn import EdgeGNN
 from .gated_pooling import GatedPooling
 from .image_graph_ggnn import ImageGraphGGNN
@@ -72,7 +73,7 @@ class EnergyModel(torch.nn.Module):
 
         self.img_embed = PygLinear(img_channels, H)
         self.pos_embed = Sequential(
-            Linear(9, 32),
+            Linear(BOX_GEOMETRY_DIM, 32),
             BatchNorm(32, momentum=0.001, allow_single_element=True),
             Linear(32, pos_channels), ReLU())
         self.node_embed = PygLinear(
@@ -96,7 +97,7 @@ class EnergyModel(torch.nn.Module):
                 num_graphs: Optional[int] = None) -> Tensor:
         N = x_sg.size(0)
         for name, t, width in (('x_img', x_img, self.img_channels),
-                               ('x_sg', x_sg, self.node_channels), ('pos', pos, 9)):
+                               ('x_sg', x_sg, self.node_channels), ('pos', pos, BOX_GEOMETRY_DIM)):
             if t.dim() != 2 or t.size(0) != N or (width > 0 and t.size(1) != width):
                 raise ValueError(f"EnergyModel: '{name}' must be [{N}, {width}], "
                                  f"got {list(t.shape)}")

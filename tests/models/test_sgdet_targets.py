@@ -1,9 +1,8 @@
 import torch
 from torch_geometric.data import Batch
 
-from pyg_sgg.data.scene_graph import SceneGraph, all_pairs
-from pyg_sgg.models.sgdet_targets import sgdet_targets
-from pyg_sgg.models.sgdet_targets import cross_pairs, overlap_mask
+from pyg_sgg.data.scene_graph import SceneGraph, all_pairs, cross_pairs
+from pyg_sgg.models.sgdet_targets import overlap_mask, sgdet_targets
 
 
 def test_cross_pairs():
