@@ -60,11 +60,15 @@ def test_declared_widths(name):
 
 
 @pytest.mark.parametrize("name", ENCODERS)
-def test_batching_equivalence(name):
-    """A batch of graphs gives each graph's own outputs: images never interact."""
+@pytest.mark.parametrize("with_labels", [False, True])
+def test_batching_equivalence(name, with_labels):
+    """A batch of graphs (one of them empty) gives each graph's own outputs: images never
+    interact."""
     enc = make(name)
-    both = graphs([3, 4], seed=1)
-    out = run(enc, both)
+    counts = [3, 0, 4]
+    both = graphs(counts, seed=1)
+    labels = torch.randint(1, C1, (7,), generator=torch.Generator().manual_seed(5))
+    out = run(enc, both, obj_labels=labels if with_labels else None)
     n0, e0 = 3, 6
     for sl, esl, shift in ((slice(0, n0), slice(0, e0), 0),
                            (slice(n0, None), slice(e0, None), n0)):
@@ -72,7 +76,7 @@ def test_batching_equivalence(name):
         one.update(edge_index=both["edge_index"][:, esl] - shift,
                    batch=torch.zeros(one["x"].size(0), dtype=torch.long),
                    edge_attr=both["edge_attr"][esl])
-        single = run(enc, one)
+        single = run(enc, one, obj_labels=labels[sl] if with_labels else None)
         torch.testing.assert_close(single.node_states, out.node_states[sl], atol=1e-5,
                                    rtol=1e-4)
         torch.testing.assert_close(single.obj_logits, out.obj_logits[sl], atol=1e-5,

@@ -28,40 +28,6 @@ def test_imp_repr_and_sizes():
         conv(x, pos, None, edge_index)
 
 
-def test_imp_batching_equivalence():
-    conv = IMPContext(16, 8, 5, edge_channels=6).eval()
-    graphs = [_graph(n, seed=n) for n in (3, 1, 4)]
-    x = torch.cat([g[0] for g in graphs])
-    pos = torch.cat([g[1] for g in graphs])
-    offsets = torch.tensor([0, 3, 4])
-    edge_index = torch.cat([g[2] + o for g, o in zip(graphs, offsets)], dim=1)
-    edge_attr = torch.cat([g[3] for g in graphs])
-    batch = torch.tensor([0, 0, 0, 1, 2, 2, 2, 2])
-    out = conv(x, pos, None, edge_index, batch, edge_attr=edge_attr)
-    n0, e0 = 0, 0
-    for g in graphs:
-        single = conv(g[0], g[1], None, g[2], None, edge_attr=g[3])
-        n, e = g[0].size(0), g[2].size(1)
-        assert torch.allclose(out.node_states[n0:n0 + n], single.node_states, atol=1e-6)
-        assert torch.allclose(out.edge_states[e0:e0 + e], single.edge_states, atol=1e-6)
-        n0, e0 = n0 + n, e0 + e
-
-
-def test_imp_permutation_equivariance():
-    conv = IMPContext(16, 8, 5, edge_channels=6).eval()
-    x, pos, edge_index, edge_attr = _graph(5)
-    out = conv(x, pos, None, edge_index, None, edge_attr=edge_attr)
-    perm = torch.randperm(5)
-    inv = torch.empty_like(perm)
-    inv[perm] = torch.arange(5)
-    # node i of the permuted graph is node perm[i]; edges are renamed and shuffled
-    eperm = torch.randperm(edge_index.size(1))
-    out_p = conv(x[perm], pos[perm], None, inv[edge_index][:, eperm], None,
-                 edge_attr=edge_attr[eperm])
-    assert torch.allclose(out_p.node_states, out.node_states[perm], atol=1e-6)
-    assert torch.allclose(out_p.edge_states, out.edge_states[eperm], atol=1e-6)
-
-
 @pytest.mark.parametrize("n", [0, 1])
 def test_imp_empty(n):
     conv = IMPContext(16, 8, 5, edge_channels=6)

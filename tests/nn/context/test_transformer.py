@@ -34,36 +34,6 @@ def test_transformer_class_embeddings_init():
         _model(class_embeddings=torch.randn(4, 6))
 
 
-@pytest.mark.parametrize("with_labels", [False, True])
-def test_transformer_batching_equivalence(with_labels):
-    model = _model().eval()
-    graphs = [_nodes(n, seed=n) for n in (3, 1, 5)]
-    x, pos, dist = (torch.cat([g[i] for g in graphs]) for i in range(3))
-    batch = torch.tensor([0, 0, 0, 1, 2, 2, 2, 2, 2])
-    labels = torch.randint(1, 5, (9,)) if with_labels else None
-    out = model(x, pos, dist, None, batch, obj_labels=labels)
-    start = 0
-    for g in graphs:
-        n = g[0].size(0)
-        lab = labels[start:start + n] if with_labels else None
-        single = model(*g, None, None, obj_labels=lab)
-        assert torch.allclose(out.node_states[start:start + n], single.node_states,
-                              atol=1e-5)
-        assert torch.allclose(out.obj_logits[start:start + n], single.obj_logits, atol=1e-5)
-        start += n
-
-
-def test_transformer_permutation_equivariance():
-    model = _model().eval()
-    x, pos, dist = _nodes(6)
-    labels = torch.randint(1, 5, (6,))
-    out = model(x, pos, dist, None, None, obj_labels=labels)
-    perm = torch.randperm(6)
-    out_p = model(x[perm], pos[perm], dist[perm], None, None, obj_labels=labels[perm])
-    assert torch.allclose(out_p.node_states, out.node_states[perm], atol=1e-5)
-    assert torch.allclose(out_p.obj_logits, out.obj_logits[perm], atol=1e-5)
-
-
 def test_transformer_empty_graphs_in_training():
     model = _model().train()
     # 0 objects overall

@@ -46,35 +46,6 @@ def test_vctree_predcls_logits_are_onehot():
     assert out.obj_logits.abs().max() == 1000.0
 
 
-@pytest.mark.parametrize("with_labels", [False, True])
-def test_vctree_batching_equivalence(with_labels):
-    model = _model().double().eval()
-    graphs = [_nodes(n, seed=n, dtype=torch.float64) for n in (3, 1, 6)]
-    x, pos, dist = (torch.cat([g[i] for g in graphs]) for i in range(3))
-    batch = torch.tensor([0, 0, 0, 2, 3, 3, 3, 3, 3, 3])  # graph 1 is empty
-    labels = torch.randint(1, 5, (10,)) if with_labels else None
-    out = model(x, pos, dist, None, batch, obj_labels=labels)
-    start = 0
-    for g in graphs:
-        n = g[0].size(0)
-        lab = labels[start:start + n] if with_labels else None
-        single = model(*g, None, None, obj_labels=lab)
-        assert torch.allclose(out.node_states[start:start + n], single.node_states)
-        assert torch.allclose(out.obj_logits[start:start + n], single.obj_logits)
-        start += n
-
-
-def test_vctree_permutation_equivariance():
-    """The tree depends on scores, not on node order (no ties with random inputs)."""
-    model = _model().double().eval()
-    x, pos, dist = _nodes(7, dtype=torch.float64)
-    out = model(x, pos, dist)
-    perm = torch.randperm(7, generator=torch.Generator().manual_seed(1))
-    out_p = model(x[perm], pos[perm], dist[perm])
-    assert torch.allclose(out_p.node_states, out.node_states[perm])
-    assert torch.allclose(out_p.obj_logits, out.obj_logits[perm])
-
-
 def test_vctree_empty_graphs():
     model = _model().train()
     x, pos, dist = _nodes(0)
@@ -95,7 +66,7 @@ def test_vctree_empty_graphs():
                if p.grad is not None)
 
 
-def test_vctree_aux_loss_targets():
+def test_vctree_tree_score_loss_targets():
     model = _model().eval()
     x, pos, dist = _nodes(5)
     batch = torch.tensor([0, 0, 0, 1, 1])
