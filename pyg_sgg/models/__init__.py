@@ -6,8 +6,8 @@ _EXPORTS = {"SGGOutput": ".output", "add_sgg_model_config": ".config",
             "sgg_task_loss": ".losses", "sample_pairs": ".pair_sampler",
             "select_edges": ".pair_sampler", "SceneGraphModel": ".scene_graph_model",
             "build_context": ".builder", "context_options": ".builder",
-            "build_scene_graph_model": ".builder",
-            "scene_graph_model_from_config": ".builder", "prepare_batch": ".batch_preparation",
+            "build_encoder_and_head": ".builder", "build_kwargs_from_config": ".builder",
+            "prepare_batch": ".batch_preparation",
             "to_predictions": ".prediction"}
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)

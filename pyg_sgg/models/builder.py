@@ -1,6 +1,6 @@
 """Config → scene graph model: the context encoder by name with its options, the relation head
 sized by the encoder's declared widths, class-name embeddings from the dataset's names."""
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -8,10 +8,9 @@ from torch import Tensor
 
 from ..nn.context.registry import CONTEXT_REGISTRY
 from ..nn.relation_head import RelationHead
-from .scene_graph_model import SceneGraphModel
 
-__all__ = ["build_context", "context_options", "build_scene_graph_model",
-           "scene_graph_model_from_config"]
+__all__ = ["build_context", "context_options", "build_encoder_and_head",
+           "build_kwargs_from_config"]
 
 
 def build_context(name: str, in_channels: int, hidden_channels: int, num_classes: int,
@@ -47,16 +46,16 @@ def context_options(name: str, *, embed_dim: int = 200, dropout: float = 0.1,
     return out
 
 
-def build_scene_graph_model(*, mode: str, context: str, num_classes: int, num_predicates: int,
-          feature_dim: int, pair_feature_dim: int = 0, hidden_dim: int = 256,
-          pooling_dim: int = 512, dropout: float = 0.1, use_freq_bias: bool = True,
-          pred_dist: Optional[Tensor] = None, use_union_features: bool = True,
-          use_pair_geometry: bool = True, context_options: Optional[Dict] = None,
-          **model_kwargs) -> SceneGraphModel:
-    """A :class:`~pyg_sgg.models.SceneGraphModel` from plain arguments: the
-    encoder ``context`` (``"none"``: frequency-bias baseline) built with ``context_options``
-    as they are, and a :class:`~pyg_sgg.nn.RelationHead` sized by its declared widths;
-    ``model_kwargs`` go to the model's constructor."""
+def build_encoder_and_head(*, context: str, num_classes: int, num_predicates: int,
+                           feature_dim: int, pair_feature_dim: int = 0, hidden_dim: int = 256,
+                           pooling_dim: int = 512, dropout: float = 0.1,
+                           use_freq_bias: bool = True, pred_dist: Optional[Tensor] = None,
+                           use_union_features: bool = True, use_pair_geometry: bool = True,
+                           context_options: Optional[Dict] = None
+                           ) -> Tuple[Optional[torch.nn.Module], RelationHead]:
+    """The encoder ``context`` (``"none"``: ``None``, the frequency-bias baseline) built with
+    ``context_options`` as they are, and a :class:`~pyg_sgg.nn.RelationHead` sized by the
+    encoder's declared widths."""
     encoder = build_context(context, feature_dim, hidden_dim, num_classes,
                             **(context_options or {}))
     if encoder is None:
@@ -69,17 +68,16 @@ def build_scene_graph_model(*, mode: str, context: str, num_classes: int, num_pr
         edge_channels=pair_feature_dim if use_union_features and pair_feature_dim else None,
         edge_state_channels=edge_state_channels, use_geometry=use_pair_geometry,
         use_freq_bias=use_freq_bias, pred_dist=pred_dist, dropout=dropout)
-    return SceneGraphModel(mode=mode, context=encoder, relation_head=head,
-                           num_classes=num_classes, **model_kwargs)
+    return encoder, head
 
 
-def scene_graph_model_from_config(cfg, statistics: Optional[dict] = None, *,
-                                  feature_dim: Optional[int] = None,
-                                  pair_feature_dim: Optional[int] = None,
-                                  class_names: Optional[Sequence[str]] = None
-                                  ) -> SceneGraphModel:
-    """Build from ``cfg.MODEL.SGG`` (:func:`~pyg_sgg.models.config.add_sgg_model_config`)
-    and ``cfg.SGG.TASK``.
+def build_kwargs_from_config(cfg, statistics: Optional[dict] = None, *,
+                             feature_dim: Optional[int] = None,
+                             pair_feature_dim: Optional[int] = None,
+                             class_names: Optional[Sequence[str]] = None) -> Dict:
+    """The keyword arguments of :meth:`SceneGraphModel.build
+    <pyg_sgg.models.SceneGraphModel.build>` from ``cfg.MODEL.SGG``
+    (:func:`~pyg_sgg.models.config.add_sgg_model_config`) and ``cfg.SGG.TASK``.
 
     Args:
         cfg (CfgNode): the config.
@@ -120,7 +118,7 @@ def scene_graph_model_from_config(cfg, statistics: Optional[dict] = None, *,
             class_names, dim=c.EMBED_DIM, glove_file=c.GLOVE_FILE or None,
             source=c.WORD_EMBEDDINGS)
     transformer, is_tf = c.TRANSFORMER, c.CONTEXT.lower() == "transformer"
-    return build_scene_graph_model(
+    return dict(
         mode=mode, context=c.CONTEXT, num_classes=num_classes,
         num_predicates=num_predicates, feature_dim=feature_dim,
         pair_feature_dim=pair_feature_dim, hidden_dim=c.HIDDEN_DIM,

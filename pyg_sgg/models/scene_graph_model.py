@@ -10,15 +10,17 @@ Use from a training loop::
     preds = model.predict(batch)                    # interchange dict (eval mode inside)
 """
 import logging
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from ..nn.box_geometry import box_geometry
 from ..nn.context.base import ContextEncoder
 from ..nn.relation_head import RelationHead
 from .batch_preparation import prepare_batch
+from .builder import build_encoder_and_head, build_kwargs_from_config
 from .losses import tree_score_loss
 from .output import SGGOutput
 from .prediction import to_predictions
@@ -76,18 +78,35 @@ class SceneGraphModel(torch.nn.Module):
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def build(cls, **kwargs) -> "SceneGraphModel":
-        """Assemble encoder and head from plain arguments:
-        :func:`~pyg_sgg.models.builder.build_scene_graph_model`."""
-        from .builder import build_scene_graph_model
-        return build_scene_graph_model(**kwargs)
+    def build(cls, *, mode: str, context: str, num_classes: int, num_predicates: int,
+              feature_dim: int, pair_feature_dim: int = 0, hidden_dim: int = 256,
+              pooling_dim: int = 512, dropout: float = 0.1, use_freq_bias: bool = True,
+              pred_dist: Optional[Tensor] = None, use_union_features: bool = True,
+              use_pair_geometry: bool = True, context_options: Optional[Dict] = None,
+              **model_kwargs) -> "SceneGraphModel":
+        """Assemble from plain arguments: the encoder ``context`` with ``context_options``
+        (:func:`~pyg_sgg.models.builder.context_options` names the built-in ones) and a
+        relation head sized by its declared widths
+        (:func:`~pyg_sgg.models.builder.build_encoder_and_head`); ``model_kwargs`` go to
+        the constructor."""
+        encoder, head = build_encoder_and_head(
+            context=context, num_classes=num_classes, num_predicates=num_predicates,
+            feature_dim=feature_dim, pair_feature_dim=pair_feature_dim, hidden_dim=hidden_dim,
+            pooling_dim=pooling_dim, dropout=dropout, use_freq_bias=use_freq_bias,
+            pred_dist=pred_dist, use_union_features=use_union_features,
+            use_pair_geometry=use_pair_geometry, context_options=context_options)
+        return cls(mode=mode, context=encoder, relation_head=head, num_classes=num_classes,
+                   **model_kwargs)
 
     @classmethod
-    def from_config(cls, cfg, statistics: Optional[dict] = None, **kwargs) -> "SceneGraphModel":
-        """Build from ``cfg.MODEL.SGG`` and ``cfg.SGG.TASK``:
-        :func:`~pyg_sgg.models.builder.scene_graph_model_from_config`."""
-        from .builder import scene_graph_model_from_config
-        return scene_graph_model_from_config(cfg, statistics, **kwargs)
+    def from_config(cls, cfg, statistics: Optional[dict] = None, *,
+                    feature_dim: Optional[int] = None, pair_feature_dim: Optional[int] = None,
+                    class_names: Optional[Sequence[str]] = None) -> "SceneGraphModel":
+        """Build from ``cfg.MODEL.SGG`` and ``cfg.SGG.TASK``
+        (:func:`~pyg_sgg.models.builder.build_kwargs_from_config` documents the arguments)."""
+        return cls.build(**build_kwargs_from_config(
+            cfg, statistics, feature_dim=feature_dim, pair_feature_dim=pair_feature_dim,
+            class_names=class_names))
 
     # ------------------------------------------------------------------ batch preparation
     def prepare_batch(self, batch, generator: Optional[torch.Generator] = None):
