@@ -4,7 +4,7 @@ from ..lazy_exports import lazy_exports
 
 _EXPORTS = {"Detector": ".base", "ImageFeatures": ".base",
             "add_detector_config": ".config",
-            "build_detector_from_config": ".build", "train_detector_from_config": ".build",
+            "build_detector_from_config": ".build",
             "DetectorFeatureDataset": ".features", "FeatureCache": ".features",
             "JointMaskRCNN": ".joint_mask_rcnn", "TorchvisionDetector": ".torchvision_backend"}
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,23 +1,16 @@
-"""Config → detector: its datasets, the model, training (``train.py --task detector``) and
-the frozen detector the relation models read (trained once and cached when
-``DETECTOR.WEIGHTS`` is empty).
-
-Entry points::
-
-    train_detector_from_config(cfg, resume=False)  # train (+ evaluate), returns a dict
-    build_detector_from_config(cfg)                # frozen TorchvisionDetector
-"""
+"""Config → detector: its datasets, the model, and the frozen detector the relation models
+read (``DETECTOR.WEIGHTS``, else the one trained with this config in the cache). Training is
+:mod:`pyg_sgg.engine.detector_training`."""
 import json
 import logging
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, Tuple
 
 import torch
 
-from .cache_key import (detector_config_hash, detector_output_dir, explain_missing_detector,
-                        write_cache_key)
+from .cache_key import detector_output_dir, explain_missing_detector
 
-__all__ = ["build_detector_datasets", "build_detector_model", "train_detector_from_config",
+__all__ = ["build_detector_datasets", "build_detector_model", "class_counts",
            "load_detector_model", "build_detector_from_config"]
 
 logger = logging.getLogger(__name__)
@@ -105,65 +98,12 @@ def build_detector_model(cfg, num_classes: int, num_mask_classes: int = 0):
         mask_head_layers=[m.ROI_MASK_HEAD.CONV_DIM] * m.ROI_MASK_HEAD.NUM_CONV)
 
 
-def _class_counts(cfg, datasets) -> Tuple[int, int]:
+def class_counts(cfg, datasets) -> Tuple[int, int]:
     c = cfg.MODEL.ROI_HEADS.NUM_CLASSES or len(datasets["vg"].object_classes) - 1
     k = 0
     if cfg.MODEL.MASK_ON:
         k = cfg.MODEL.ROI_HEADS.MASK_NUM_CLASSES or len(datasets["coco"].class_names) - 1
     return c, k
-
-
-def train_detector_from_config(cfg, resume: bool = False, evaluate: Optional[bool] = None,
-                               progress: bool = True) -> Dict:
-    """Train the detector of ``cfg`` (``python train.py --task detector``).
-
-    Writes checkpoints to :func:`detector_output_dir` (``model_final.pth``, resumable with
-    ``resume=True``), evaluates box AP on VG test and mask AP on COCO val (unless
-    ``evaluate`` / ``DETECTOR.EVAL_AFTER_TRAIN`` is False) and writes them to
-    ``test_results.json`` (the training log is the trainer's ``metrics.json``).
-
-    Returns:
-        dict with ``checkpoint``, ``output_dir``, ``train_time_s``, ``iteration`` and
-        ``metrics`` (``vg_test/AP50``, ``coco_val/segm/AP50``, ... in percent).
-    """
-    from pyg_sgg.detection.evaluation import evaluate_detector
-    from pyg_sgg.detection.training import train_detector
-    if cfg.DETECTOR.NAME.lower() != "torchvision":
-        from pyg_sgg.detection.detectron2_backend import require_detectron2
-        require_detectron2()
-        raise NotImplementedError("detector training with the detectron2 backend: use "
-                                  "detectron2's own tools/train_net.py")
-    if cfg.DETECTOR.NUM_THREADS > 0:
-        torch.set_num_threads(cfg.DETECTOR.NUM_THREADS)
-    ds = build_detector_datasets(cfg)
-    data = {"vg": ds["vg_train"], "coco": ds.get("coco_train")}
-    c, k = _class_counts(cfg, data)
-    torch.manual_seed(cfg.get("SEED", 0))
-    model = build_detector_model(cfg, c, k)
-    out_dir = detector_output_dir(cfg)
-    write_cache_key(cfg, out_dir)
-    res = train_detector(model, data["vg"], data["coco"], cfg, output_dir=out_dir,
-                         resume=resume)
-    res["output_dir"] = out_dir
-    meta = {"num_classes": c, "num_mask_classes": k, "config_hash": detector_config_hash(cfg)}
-    (out_dir / "detector_meta.json").write_text(json.dumps(meta))
-    metrics = {}
-    if cfg.DETECTOR.EVAL_AFTER_TRAIN if evaluate is None else evaluate:
-        model.eval()
-        for key, v in evaluate_detector(model, ds["vg_test"], dataset_type="vg",
-                                        progress=progress).items():
-            metrics[f"vg_test/{key}"] = v
-        if k > 0:
-            for key, v in evaluate_detector(model, ds["coco_val"], dataset_type="coco",
-                                            progress=progress).items():
-                metrics[f"coco_val/{key}"] = v
-        metrics["train_time_s"] = res["train_time_s"]
-        metrics["cpu_time_s"] = res["cpu_time_s"]
-        metrics["iterations"] = res["iteration"]
-        (out_dir / "test_results.json").write_text(json.dumps(metrics, indent=1))
-        logger.info("detector: %s", " ".join(f"{a}={b:.1f}" for a, b in metrics.items()))
-    res["metrics"] = metrics
-    return res
 
 
 def load_detector_model(cfg, weights, num_classes: int, num_mask_classes: int = 0):
@@ -175,12 +115,12 @@ def load_detector_model(cfg, weights, num_classes: int, num_mask_classes: int = 
     return model.eval()
 
 
-def build_detector_from_config(cfg, train_if_missing: bool = True, num_classes: int = 0,
-                               num_mask_classes: int = 0):
+def build_detector_from_config(cfg, num_classes: int = 0, num_mask_classes: int = 0):
     """The frozen :class:`~pyg_sgg.detection.torchvision_backend.TorchvisionDetector`.
 
     Uses ``DETECTOR.WEIGHTS`` when set; else the detector trained with this config under
-    :func:`detector_output_dir` (trained now when missing and ``train_if_missing``).
+    :func:`detector_output_dir` (:func:`pyg_sgg.engine.detector_training.ensure_detector`
+    trains it when missing).
     Class counts (without background) come from the config, the checkpoint folder's
     ``detector_meta.json``, the arguments, or the datasets, in that order.
     """
@@ -193,12 +133,9 @@ def build_detector_from_config(cfg, train_if_missing: bool = True, num_classes: 
         out = detector_output_dir(cfg)
         final = out / "model_final.pth"
         if not final.is_file():
-            if not train_if_missing:
-                raise FileNotFoundError(f"no trained detector at {final} (DETECTOR.WEIGHTS "
-                                        f"is empty); train one with --task detector")
-            logger.info("training the detector into %s: %s", out,
-                        explain_missing_detector(cfg))
-            train_detector_from_config(cfg, resume=True)
+            raise FileNotFoundError(f"no trained detector at {final} (DETECTOR.WEIGHTS is "
+                                    f"empty: {explain_missing_detector(cfg)}); train one with "
+                                    f"--task detector")
         weights = final
     weights = Path(weights)
     if not weights.is_file():
@@ -212,6 +149,6 @@ def build_detector_from_config(cfg, train_if_missing: bool = True, num_classes: 
                                               else 0)
     if not c or (cfg.MODEL.MASK_ON and not k):
         ds = build_detector_datasets(cfg, ("vg_test", "coco_val"))
-        c, k = _class_counts(cfg, {"vg": ds["vg_test"], "coco": ds.get("coco_val")})
+        c, k = class_counts(cfg, {"vg": ds["vg_test"], "coco": ds.get("coco_val")})
     model = load_detector_model(cfg, weights, c, k)
     return TorchvisionDetector(model, detections_per_img=cfg.TEST.DETECTIONS_PER_IMAGE)

@@ -1,6 +1,6 @@
-"""Detector training: joint VG boxes + COCO masks (Seg-SG stage 1) or VG boxes only, run by
-the one training engine (:class:`pyg_sgg.engine.trainer.Trainer`: schedule, checkpoints,
-resume, signals, metrics.json) with ``DETECTOR.SOLVER``.
+"""What the training engine needs to train the detector (the loop itself is
+:mod:`pyg_sgg.engine.detector_training`): joint VG boxes + COCO masks (Seg-SG stage 1) or VG
+boxes only, as a data stream of :class:`DetectionBatch` es and a module returning the losses.
 
 Every iteration takes one VG batch (RPN + VG box losses) and, when a COCO dataset is given,
 one COCO batch (RPN + COCO box + mask losses, prefixed ``coco_``); all losses are summed with
@@ -10,20 +10,16 @@ A dataset here is anything with ``len()``, ``ds[i] -> SceneGraph`` (``boxes``, `
 and ``masks [N, H, W]`` for COCO) and ``ds.load_image(i) -> [3, H, W]`` float in ``[0, 1]``
 (:class:`pyg_sgg.data.vg.VGDataset`, :class:`pyg_sgg.data.coco.COCOMaskDataset`).
 """
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import torch
 from torch import Tensor
 
-from ..methods.base import Method, Stage
 from .joint_mask_rcnn import JointMaskRCNN
 
-__all__ = ["DetectionSamples", "DetectionBatch", "JointDetectorLosses", "DetectorLoss",
-           "collate_detection", "infinite_loader", "detection_stream", "train_detector",
-           "detector_state_dict"]
+__all__ = ["DetectionSamples", "DetectionBatch", "JointDetectorLosses", "collate_detection",
+           "infinite_loader", "detection_stream", "detector_state_dict"]
 
 
 class DetectionSamples(torch.utils.data.Dataset):
@@ -149,17 +145,6 @@ class JointDetectorLosses(torch.nn.Module):
         return losses
 
 
-class DetectorLoss(Method):
-    """The detector's losses as the training method (weight 1 each, summed by the trainer)."""
-    name = "detector"
-
-    def stages(self, max_iter: int) -> List[Stage]:
-        return [Stage("detector", max_iter)]
-
-    def loss(self, model, batch, outputs: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        return outputs
-
-
 def detector_state_dict(state: Dict) -> Dict[str, Tensor]:
     """The detector's weights of a checkpoint written by :func:`train_detector` (or of a
     bare state dict)."""
@@ -168,46 +153,3 @@ def detector_state_dict(state: Dict) -> Dict[str, Tensor]:
     if sd and all(k.startswith(prefix) for k in sd):
         sd = {k[len(prefix):]: v for k, v in sd.items()}
     return sd
-
-
-def train_detector(model: JointMaskRCNN, vg_dataset, coco_dataset, cfg, *, output_dir,
-                   resume: bool = False) -> Dict:
-    """Train ``model`` jointly on VG boxes and (if given) COCO masks with the trainer.
-
-    Args:
-        model: a :class:`JointMaskRCNN` (with a COCO head iff ``coco_dataset`` is given).
-        vg_dataset, coco_dataset: scene-graph datasets (see module docstring).
-        cfg (CfgNode): the full config; ``DETECTOR.SOLVER`` is the schedule,
-            ``DETECTOR.COCO_IMS_PER_BATCH``, ``INPUT.RANDOM_FLIP``, ``SEED``,
-            ``DATALOADER.NUM_WORKERS`` and ``MODEL.DEVICE`` are read too.
-        output_dir: checkpoints (``model_final.pth`` ...), ``metrics.json`` and the
-            resolved ``config.yaml`` go here.
-        resume: continue from the last checkpoint in ``output_dir``.
-
-    Returns:
-        dict with ``checkpoint`` (path of the final weights), ``iteration``,
-        ``train_time_s`` (wall clock of this call) and ``cpu_time_s`` (this process's CPU
-        time, all threads).
-    """
-    from ..engine.trainer import Trainer
-    if coco_dataset is not None and not model.mask_on:
-        raise ValueError("train_detector: a COCO dataset needs a model with num_mask_classes > 0")
-    output_dir = Path(output_dir)
-    run = cfg.clone()
-    run.defrost()
-    run.SOLVER = cfg.DETECTOR.SOLVER.clone()
-    run.OUTPUT_DIR = str(output_dir)
-    run.MODEL.WEIGHTS = ""  # a relation model's weights are not the detector's
-    run.TEST.EVAL_PERIOD = 0  # box / mask AP are computed after training
-    run.freeze()
-    stream = detection_stream(
-        vg_dataset, coco_dataset, ims_per_batch=run.SOLVER.IMS_PER_BATCH,
-        coco_ims_per_batch=cfg.DETECTOR.COCO_IMS_PER_BATCH or None,
-        hflip=0.5 if cfg.INPUT.RANDOM_FLIP == "horizontal" else 0.0, seed=cfg.SEED,
-        num_workers=cfg.DATALOADER.NUM_WORKERS)
-    trainer = Trainer(run, JointDetectorLosses(model), DetectorLoss(), vg_dataset,
-                      train_loader=stream, single_process=True)
-    t0, c0 = time.perf_counter(), time.process_time()
-    trainer.train(resume=resume)
-    return {"checkpoint": output_dir / "model_final.pth", "iteration": trainer.iter,
-            "train_time_s": time.perf_counter() - t0, "cpu_time_s": time.process_time() - c0}

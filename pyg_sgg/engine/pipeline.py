@@ -6,10 +6,10 @@ Each step calls the owning package's public API:
 * data: :func:`pyg_sgg.data.synthvg.ensure_dataset` (SynthVG when ``DATASETS.VG.ROOT`` is
   empty), :class:`pyg_sgg.data.vg.VGDataset`, :func:`pyg_sgg.data.statistics.get_statistics`,
   :func:`pyg_sgg.data.loader.collate_scene_graphs`;
-* detector: :func:`pyg_sgg.detection.build.build_detector_from_config` (trains and caches
-  one when none is given), :class:`pyg_sgg.detection.features.DetectorFeatureDataset`
-  (feature cache), :func:`pyg_sgg.detection.build.train_detector_from_config`
-  (``--task detector``);
+* detector: :func:`pyg_sgg.engine.detector_training.ensure_detector` (trains and caches
+  one when none is given), :func:`pyg_sgg.detection.build.build_detector_from_config`,
+  :class:`pyg_sgg.detection.features.DetectorFeatureDataset` (feature cache),
+  :func:`pyg_sgg.engine.detector_training.train_detector_from_config` (``--task detector``);
 * model: :meth:`pyg_sgg.models.SceneGraphModel.from_config`, its ``prepare_batch`` (pair
   sampling, targets) and ``predict``;
 * method: :func:`pyg_sgg.methods.build_method`;
@@ -95,10 +95,14 @@ def _main_first(fn, *args, **kwargs):
 
 
 def build_detector(cfg):
-    """The frozen detector of ``cfg`` (trained once and cached when ``DETECTOR.WEIGHTS``
-    is empty)."""
+    """The frozen detector of ``cfg`` (trained once by rank 0 and cached when
+    ``DETECTOR.WEIGHTS`` is empty)."""
     from ..detection.build import build_detector_from_config
-    return _main_first(build_detector_from_config, cfg, train_if_missing=True)
+    from .detector_training import ensure_detector
+    if du.is_main_process():
+        ensure_detector(cfg)
+    du.synchronize()
+    return build_detector_from_config(cfg)
 
 
 def build_feature_datasets(cfg, splits: Dict[str, Any], detector) -> Dict[str, Any]:
@@ -171,7 +175,7 @@ def format_table(results: Dict[str, Any], title: str = "") -> str:
 
 def train_detector(cfg, resume: bool = False) -> Dict[str, Any]:
     """``train.py --task detector``."""
-    from ..detection.build import train_detector_from_config
+    from .detector_training import train_detector_from_config
     if not du.is_main_process():  # the detector trainer is single-process
         du.synchronize()
         return {}

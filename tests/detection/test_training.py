@@ -1,8 +1,8 @@
 import torch
 
 from pyg_sgg.config import get_cfg
-from pyg_sgg.detection.training import (DetectionSamples, detector_state_dict, infinite_loader,
-                                        train_detector)
+from pyg_sgg.detection.training import DetectionSamples, detector_state_dict, infinite_loader
+from pyg_sgg.engine.detector_training import train_detector
 
 from .test_joint_mask_rcnn import tiny_model
 
