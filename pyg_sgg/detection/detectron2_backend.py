@@ -12,7 +12,7 @@ from torch import Tensor
 
 from pyg_sgg.data.scene_graph import all_pairs
 from pyg_sgg.detection.base import Detector, ImageFeatures
-from pyg_sgg.detection.joint_mask_rcnn import pair_union_boxes
+from pyg_sgg.nn.box_geometry import pair_union_boxes
 
 _INSTALL = ("the detectron2 detector backend needs detectron2, which is not on PyPI: install "
             "it with `pip install 'git+https://github.com/facebookresearch/detectron2.git'` "
@@ -44,7 +44,8 @@ class Detectron2Detector(Detector):
 
     @torch.no_grad()
     def extract(self, images: List[Tensor], boxes: List[Tensor],
-                labels: Optional[List[Tensor]] = None) -> List[ImageFeatures]:
+                labels: Optional[List[Tensor]] = None,
+                pair_features: bool = True) -> List[ImageFeatures]:
         from detectron2.structures import Boxes
         m = self.model
         inputs = [{"image": (img * 255).flip(0)} for img in images]  # RGB [0,1] -> BGR 0..255
@@ -55,7 +56,7 @@ class Detectron2Detector(Detector):
         out = []
         for i, b in enumerate(boxes):
             b = b.to(il.tensor.device, torch.float32).reshape(-1, 4)
-            pairs = all_pairs(torch.tensor([b.size(0)])).to(b.device)
+            pairs = all_pairs(torch.tensor([b.size(0) if pair_features else 0])).to(b.device)
             union = pair_union_boxes(b, pairs)
             # per-image pooling keeps a batch index of 0: slice this image's maps
             fi = [f[i:i + 1] for f in fl]

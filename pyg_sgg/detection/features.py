@@ -4,29 +4,30 @@
 RoI features, union-box (pair) features, class logits (and optionally mask logits) as flat
 memory-mapped arrays delimited by pointer arrays. A cache entry is keyed by
 ``(detector weights hash, dataset split fingerprint, mode)``: other weights or another split
-get another entry, and building an entry deletes the stale entries of the same split and mode
-(older weights). Entries are built in a temporary folder and renamed into place (atomic).
+get another entry, and building an entry deletes the entries of the same split and settings
+with older weights. Entries are built in a temporary folder and renamed into place (atomic).
 
 :class:`DetectorFeatureDataset` wraps a scene-graph dataset and attaches the features as
 CONTRACTS.md fixes them: ``x [N, D]``, ``edge_index [2, N (N - 1)]`` (all ordered pairs,
 local, ``all_pairs`` order), ``edge_attr [E, D_pair]``, ``det_logits [N, C + 1]`` (and
 ``mask_logits [N, K, 28, 28]`` when stored). In SGDet the nodes are the detections
 (``boxes``, ``labels``, ``det_scores``) and the ground truth is kept in ``gt_boxes``,
-``gt_labels``, ``gt_triplets`` and ``num_gt``.
+``gt_labels``, ``gt_triplets`` and ``num_gt``. In the ``trainable`` feature mode
+(``feature_maps=True``) the items carry the FPN maps (``feature_maps``, ``map_image_size``)
+instead of ``x`` / ``edge_attr``, and the vector cache skips the union boxes.
 """
 import hashlib
-import json
 import logging
-import os
 import shutil
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import numpy as np
 import torch
 
 from pyg_sgg.data.scene_graph import SceneGraph, all_pairs
 from pyg_sgg.detection.base import ImageFeatures
+from pyg_sgg.detection.memmap_store import EntryWriter, read_entry, remove_dead_builds
 from pyg_sgg.paths import cache_dir
 
 MODES = ("predcls", "sgcls", "sgdet")
@@ -83,6 +84,9 @@ class FeatureCache:
         masks (bool): also store mask logits (large: ``K * 784`` values per object).
             (default: ``False``)
         progress (bool): tqdm bar while building. (default: ``True``)
+        pairs (bool): also store the union-box features of every ordered pair (the
+            ``frozen`` feature mode; the trainable extractors compute their own).
+            (default: ``True``)
 
     ``cache[i]`` returns an :class:`ImageFeatures` whose feature tensors are in ``dtype``
     (``class_logits`` float32), bit-identical to ``detector.extract`` (or ``detect``) of
@@ -91,8 +95,9 @@ class FeatureCache:
 
     def __init__(self, detector, dataset, mode: str = "predcls", root: Optional[Path] = None,
                  dtype: torch.dtype = torch.float16, masks: bool = False,
-                 progress: bool = True):
+                 progress: bool = True, pairs: bool = True):
         self.detector, self.dataset = detector, dataset
+        self.pairs = bool(pairs)
         self.mode, self.kind = mode, _cache_mode(mode)
         self.dtype, self.masks, self.progress = dtype, bool(masks), progress
         if self.masks and not getattr(detector, "masks", False):
@@ -103,6 +108,8 @@ class FeatureCache:
             raise ValueError("FeatureCache: the detector has no 'model' to hash")
         cap = getattr(getattr(model, "roi_heads", None), "detections_per_img", "")
         settings = f"{self.kind}|{dtype}|{self.masks}|{cap}|{_FORMAT_VERSION}"
+        if not self.pairs:
+            settings += "|no-pairs"
         self.weights = weights_hash(model)
         self.split = split_fingerprint(dataset)
         tag = hashlib.sha1(settings.encode()).hexdigest()[:8]
@@ -122,55 +129,35 @@ class FeatureCache:
             return self
         logger.info("building the %s feature cache %s: %s", self.mode, self.path,
                     "forced" if force else self.why_missing())
-        self.split_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.split_dir / f".tmp-{self.prefix}{self.weights}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        files = {}
-        shapes: Dict[str, List[int]] = {}
-        dtypes: Dict[str, str] = {}
+        remove_dead_builds(self.split_dir, self.prefix)
         node_ptr, pair_ptr = [0], [0]
         np_dtype = np.dtype(str(self.dtype).replace("torch.", ""))
-
-        def write(name: str, arr: np.ndarray, dt):
-            arr = np.ascontiguousarray(arr, dtype=dt)
-            if name not in files:
-                files[name] = open(tmp / f"{name}.bin", "wb")
-                shapes[name] = [0, *arr.shape[1:]]
-                dtypes[name] = np.dtype(dt).str
-            files[name].write(arr.tobytes())
-            shapes[name][0] += arr.shape[0]
-
         it = range(len(self.dataset))
         if self.progress:
             from tqdm import tqdm
             it = tqdm(it, desc=f"features {self.mode}", dynamic_ncols=True, disable=None)
-        try:
+        meta = {"version": _FORMAT_VERSION, "mode": self.kind, "weights": self.weights,
+                "split": self.split, "num_images": len(self.dataset)}
+        with EntryWriter(self.path, meta) as out:
             for i in it:
                 f = self._fresh(i)
-                write("boxes", f.boxes.cpu().numpy(), np.float32)
-                write("labels", f.labels.cpu().numpy(), np.int64)
-                write("scores", f.scores.cpu().numpy(), np.float32)
-                write("roi_features", f.roi_features.to(self.dtype).cpu().numpy(), np_dtype)
-                write("pair_features", f.pair_features.to(self.dtype).cpu().numpy(), np_dtype)
-                write("class_logits", f.class_logits.float().cpu().numpy(), np.float32)
+                out.write("boxes", f.boxes.cpu().numpy(), np.float32)
+                out.write("labels", f.labels.cpu().numpy(), np.int64)
+                out.write("scores", f.scores.cpu().numpy(), np.float32)
+                out.write("roi_features", f.roi_features.to(self.dtype).cpu().numpy(),
+                          np_dtype)
+                if self.pairs:
+                    out.write("pair_features", f.pair_features.to(self.dtype).cpu().numpy(),
+                              np_dtype)
+                out.write("class_logits", f.class_logits.float().cpu().numpy(), np.float32)
                 if self.masks:
-                    write("mask_logits", f.mask_logits.to(self.dtype).cpu().numpy(), np_dtype)
+                    out.write("mask_logits", f.mask_logits.to(self.dtype).cpu().numpy(),
+                              np_dtype)
                 node_ptr.append(node_ptr[-1] + f.boxes.size(0))
                 pair_ptr.append(pair_ptr[-1] + f.pair_features.size(0))
-        finally:
-            for fh in files.values():
-                fh.close()
-        np.save(tmp / "node_ptr.npy", np.asarray(node_ptr, np.int64))
-        np.save(tmp / "pair_ptr.npy", np.asarray(pair_ptr, np.int64))
-        meta = {"version": _FORMAT_VERSION, "mode": self.kind, "weights": self.weights,
-                "split": self.split, "num_images": len(self.dataset),
-                "shapes": shapes, "dtypes": dtypes}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        os.replace(tmp, self.path)
-        for old in self.split_dir.glob(f"{self.kind}-*"):  # stale weights / settings
+            out.save("node_ptr", np.asarray(node_ptr, np.int64))
+            out.save("pair_ptr", np.asarray(pair_ptr, np.int64))
+        for old in self.split_dir.glob(f"{self.prefix}*"):  # the same settings, older weights
             if old != self.path and old.is_dir():
                 shutil.rmtree(old, ignore_errors=True)
         self._arrays = None
@@ -192,25 +179,17 @@ class FeatureCache:
     def _fresh(self, i: int) -> ImageFeatures:
         img = self.dataset.load_image(i)
         if self.kind == "det":
-            return self.detector.detect([img])[0]
+            return self.detector.detect([img], pair_features=self.pairs)[0]
         g = self.dataset[i]
-        return self.detector.extract([img], [g.boxes], [g.labels])[0]
+        return self.detector.extract([img], [g.boxes], [g.labels],
+                                     pair_features=self.pairs)[0]
 
     # ------------------------------------------------------------------------------ reading
     def _load(self) -> Dict[str, np.ndarray]:
         if self._arrays is None:
             if not self.exists:
                 self.build()
-            meta = json.loads((self.path / "meta.json").read_text())
-            arrays = {"node_ptr": np.load(self.path / "node_ptr.npy"),
-                      "pair_ptr": np.load(self.path / "pair_ptr.npy")}
-            for name, shape in meta["shapes"].items():
-                if shape[0] == 0:
-                    arrays[name] = np.zeros(shape, dtype=meta["dtypes"][name])
-                else:
-                    arrays[name] = np.memmap(self.path / f"{name}.bin", mode="r",
-                                             dtype=meta["dtypes"][name], shape=tuple(shape))
-            self._arrays = arrays
+            self._arrays = read_entry(self.path, ["node_ptr", "pair_ptr"])
         return self._arrays
 
     def __len__(self) -> int:
@@ -223,7 +202,7 @@ class FeatureCache:
         d = self.detector
 
         def get(name, lo, hi, width):
-            if name not in a:  # nothing was written (every image empty)
+            if name not in a or (name == "pair_features" and not self.pairs):
                 return torch.zeros((0, *width), dtype=torch.float32)
             return torch.from_numpy(np.array(a[name][lo:hi]))
 
@@ -254,17 +233,29 @@ class DetectorFeatureDataset(torch.utils.data.Dataset):
         cache (bool): read from a :class:`FeatureCache` (built on first use) instead of
             running the detector per item. (default: ``True``)
         masks (bool): attach ``mask_logits``. (default: ``False``)
-        **cache_kwargs: ``root``, ``dtype``, ``progress`` for the cache.
+        feature_maps (bool): the ``trainable`` feature mode: attach the backbone's FPN maps
+            (``feature_maps``: list of ``[C, H_l, W_l]``, ``map_image_size [1, 2]`` the
+            resized ``(height, width)`` they belong to) instead of ``x`` / ``edge_attr``;
+            the relation model's own extractors pool them. (default: ``False``)
+        map_cache (bool): read the maps from a
+            :class:`~pyg_sgg.detection.feature_maps.FeatureMapCache` instead of running the
+            backbone per item. (default: ``True``)
+        **cache_kwargs: ``root``, ``dtype``, ``progress`` for the caches.
     """
 
     def __init__(self, dataset, detector, mode: str = "predcls", cache: bool = True,
-                 masks: bool = False, **cache_kwargs):
+                 masks: bool = False, feature_maps: bool = False, map_cache: bool = True,
+                 **cache_kwargs):
         _cache_mode(mode)
         self.dataset, self.detector, self.mode, self.masks = dataset, detector, mode, masks
-        self.cache = None
+        self.with_maps = bool(feature_maps)
+        self.cache = self.map_cache = None
         if cache:
             self.cache = FeatureCache(detector, dataset, mode, masks=masks,
-                                      **cache_kwargs).build()
+                                      pairs=not self.with_maps, **cache_kwargs).build()
+        if self.with_maps and map_cache:
+            from pyg_sgg.detection.feature_maps import FeatureMapCache
+            self.map_cache = FeatureMapCache(detector, dataset, **cache_kwargs).build()
         for name in ("object_classes", "predicate_classes", "split"):
             if hasattr(dataset, name):
                 setattr(self, name, getattr(dataset, name))
@@ -276,22 +267,29 @@ class DetectorFeatureDataset(torch.utils.data.Dataset):
         if self.cache is not None:
             return self.cache[i]
         img = self.dataset.load_image(i)
+        pairs = not self.with_maps
         if self.mode == "sgdet":
-            return self.detector.detect([img])[0]
+            return self.detector.detect([img], pair_features=pairs)[0]
         g = self.dataset[i]
-        return self.detector.extract([img], [g.boxes], [g.labels])[0]
+        return self.detector.extract([img], [g.boxes], [g.labels], pair_features=pairs)[0]
+
+    def _visual(self, i: int, f: ImageFeatures) -> Dict:
+        if not self.with_maps:
+            return {"x": f.roi_features.float(), "edge_attr": f.pair_features.float()}
+        from pyg_sgg.detection.feature_maps import image_feature_maps
+        maps, size = image_feature_maps(self.detector, self.dataset, i, self.map_cache)
+        return {"feature_maps": maps, "map_image_size": torch.tensor([size])}
 
     def __getitem__(self, i: int) -> SceneGraph:
         g = self.dataset[i]
         f = self.features(i)
         n = f.boxes.size(0)
         pairs = all_pairs(torch.tensor([n]))
-        extra = {"mask_logits": f.mask_logits.float()} if (
-            self.masks and f.mask_logits is not None) else {}
+        extra = self._visual(i, f)
+        if self.masks and f.mask_logits is not None:
+            extra["mask_logits"] = f.mask_logits.float()
         if self.mode != "sgdet":
-            g.x = f.roi_features.float()
             g.edge_index = pairs
-            g.edge_attr = f.pair_features.float()
             g.det_logits = f.class_logits.float()
             for k, v in extra.items():
                 g[k] = v
@@ -300,7 +298,6 @@ class DetectorFeatureDataset(torch.utils.data.Dataset):
         return SceneGraph(
             boxes=f.boxes.float(), labels=f.labels.long(),
             image_size=tuple(g.image_size.view(-1).tolist()), image_id=int(g.image_id),
-            det_scores=f.scores.float(), x=f.roi_features.float(), edge_index=pairs,
-            edge_attr=f.pair_features.float(), det_logits=f.class_logits.float(),
+            det_scores=f.scores.float(), edge_index=pairs, det_logits=f.class_logits.float(),
             gt_boxes=g.boxes, gt_labels=g.labels, gt_triplets=g.gt_triplets,
             num_gt=torch.tensor([g.boxes.size(0)]), **extra, **kwargs)

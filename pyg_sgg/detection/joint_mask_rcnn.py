@@ -11,7 +11,6 @@ Built from torchvision's parts (``GeneralizedRCNNTransform``, ``RegionProposalNe
 """
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import torch
 from torch import Tensor, nn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
@@ -43,12 +42,6 @@ class DetectorTransform(GeneralizedRCNNTransform):
             return super().resize(image, target)
         finally:
             self.min_size = saved
-
-
-def pair_union_boxes(boxes: Tensor, pair_index: Tensor) -> Tensor:
-    """``[E, 4]`` union box of each pair ``pair_index [2, E]`` of ``boxes [N, 4]``."""
-    a, b = boxes[pair_index[0]], boxes[pair_index[1]]
-    return torch.cat([torch.minimum(a[:, :2], b[:, :2]), torch.maximum(a[:, 2:], b[:, 2:])], 1)
 
 
 class JointMaskRCNN(nn.Module):

@@ -1,5 +1,6 @@
 """The default :class:`~pyg_sgg.detection.base.Detector`: a frozen :class:`JointMaskRCNN`."""
-from typing import List, Optional
+import math
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -7,7 +8,10 @@ from torchvision.models.detection.transform import resize_boxes
 
 from pyg_sgg.data.scene_graph import all_pairs
 from pyg_sgg.detection.base import Detector, ImageFeatures
-from pyg_sgg.detection.joint_mask_rcnn import JointMaskRCNN, pair_union_boxes
+from pyg_sgg.detection.joint_mask_rcnn import JointMaskRCNN
+from pyg_sgg.nn.box_feature_extractor import BoxFeatureExtractor
+from pyg_sgg.nn.box_geometry import pair_union_boxes
+from pyg_sgg.nn.union_feature_extractor import UnionFeatureExtractor
 
 
 class TorchvisionDetector(Detector):
@@ -45,7 +49,8 @@ class TorchvisionDetector(Detector):
         return next(self.model.parameters()).device
 
     def _describe(self, image_list, features, orig_sizes, boxes: List[Tensor],
-                  labels: List[Tensor], scores: List[Tensor]) -> List[ImageFeatures]:
+                  labels: List[Tensor], scores: List[Tensor],
+                  pair_features: Optional[bool] = None) -> List[ImageFeatures]:
         # boxes: input-image pixels -> transformed-image pixels
         sizes = image_list.image_sizes
         tboxes = [resize_boxes(b.to(self.device, torch.float32), o, s)
@@ -54,7 +59,7 @@ class TorchvisionDetector(Detector):
         roi = self.model.roi_descriptors(features, tboxes, sizes)
         logits = self.model.class_logits(roi)
         mask = self.model.mask_logits(features, tboxes, sizes) if self.masks else None
-        if self.with_pairs:
+        if self.with_pairs if pair_features is None else pair_features:
             pairs = all_pairs(counts).to(self.device)
             flat = torch.cat(tboxes) if tboxes else roi.new_zeros(0, 4)
             union = pair_union_boxes(flat, pairs)
@@ -76,10 +81,12 @@ class TorchvisionDetector(Detector):
 
     @torch.no_grad()
     def extract(self, images: List[Tensor], boxes: List[Tensor],
-                labels: Optional[List[Tensor]] = None) -> List[ImageFeatures]:
+                labels: Optional[List[Tensor]] = None,
+                pair_features: Optional[bool] = None) -> List[ImageFeatures]:
         """Features for given boxes (input-image ``xyxy`` pixels); see :class:`ImageFeatures`.
 
-        ``labels`` default to the detector's argmax class; scores are 1.
+        ``labels`` default to the detector's argmax class; scores are 1. ``pair_features``
+        overrides the constructor's choice (``False``: an empty ``pair_features``).
         """
         if len(images) != len(boxes):
             raise ValueError(f"extract: {len(images)} images but {len(boxes)} box tensors")
@@ -91,16 +98,18 @@ class TorchvisionDetector(Detector):
         scores = [torch.ones(b.size(0)) for b in boxes]
         if labels is None:
             labels = [torch.zeros(b.size(0), dtype=torch.long) for b in boxes]
-            out = self._describe(image_list, features, orig, boxes, labels, scores)
+            out = self._describe(image_list, features, orig, boxes, labels, scores,
+                                 pair_features)
             for f in out:
                 f.labels = f.class_logits[:, 1:].argmax(1) + 1 if f.class_logits.numel() \
                     else f.labels
             return out
         labels = [torch.as_tensor(lab, dtype=torch.long).reshape(-1) for lab in labels]
-        return self._describe(image_list, features, orig, boxes, labels, scores)
+        return self._describe(image_list, features, orig, boxes, labels, scores, pair_features)
 
     @torch.no_grad()
-    def detect(self, images: List[Tensor]) -> List[ImageFeatures]:
+    def detect(self, images: List[Tensor],
+               pair_features: Optional[bool] = None) -> List[ImageFeatures]:
         """Detections (per-class NMS, at most ``detections_per_img``) with their features,
         class logits of the final boxes and, when on, mask logits."""
         if not images:
@@ -111,4 +120,52 @@ class TorchvisionDetector(Detector):
         dets, _ = self.model.roi_heads(features, proposals, image_list.image_sizes)
         dets = self.model.transform.postprocess(dets, image_list.image_sizes, orig)
         return self._describe(image_list, features, orig, [d["boxes"] for d in dets],
-                              [d["labels"] for d in dets], [d["scores"] for d in dets])
+                              [d["labels"] for d in dets], [d["scores"] for d in dets],
+                              pair_features)
+
+    # ------------------------------------------------------------------ FPN maps
+    @property
+    def box_pooler(self):
+        """The detector's box ``MultiScaleRoIAlign``."""
+        return self.model.roi_heads.box_roi_pool
+
+    @property
+    def map_names(self) -> List[str]:
+        """Names of the FPN maps the box pooler reads, finest first."""
+        return list(self.box_pooler.featmap_names)
+
+    @torch.no_grad()
+    def feature_maps(self, image: Tensor) -> Tuple[List[Tensor], Tuple[int, int]]:
+        """The frozen backbone's maps of one image, as the box pooler reads them.
+
+        Returns ``(maps, size)``: ``maps`` one ``[C, H_l, W_l]`` tensor per
+        :attr:`map_names` (the image padded to the detector's size divisor, alone in its
+        batch, as :meth:`extract` sees it), ``size`` the ``(height, width)`` the image was
+        resized to (boxes map to it by :func:`resize_boxes`).
+        """
+        image_list, features, _ = self.model.image_features([image.to(self.device)])
+        return ([features[n][0] for n in self.map_names],
+                tuple(int(v) for v in image_list.image_sizes[0]))
+
+    @property
+    def map_scales(self) -> List[float]:
+        """``1 / stride`` of each of :attr:`map_names` (torchvision's inference, from a
+        64 x 64 probe)."""
+        if getattr(self, "_map_scales", None) is None:
+            maps, size = self.feature_maps(torch.zeros(3, 64, 64))
+            self._map_scales = [2.0 ** round(math.log2(m.shape[-1] / size[1])) for m in maps]
+        return self._map_scales
+
+    def relation_feature_extractors(self, all_levels: bool = True, spatial: bool = True
+                                    ) -> Tuple[BoxFeatureExtractor, UnionFeatureExtractor]:
+        """SGB's trainable box and union feature extractors on this detector's maps, their
+        ``fc6`` / ``fc7`` initialised from its box head (``all_levels`` / ``spatial``: see
+        :class:`~pyg_sgg.nn.UnionFeatureExtractor`)."""
+        pool = self.box_pooler
+        res = int(pool.output_size[0])
+        channels = int(self.model.backbone.out_channels)
+        args = (channels, res, self.map_scales, self.feature_dim, int(pool.sampling_ratio))
+        box = BoxFeatureExtractor(*args).load_box_head(self.model.roi_heads.box_head)
+        union = UnionFeatureExtractor(*args, all_levels=all_levels, spatial=spatial)
+        union.load_box_head(self.model.roi_heads.box_head)
+        return box, union

@@ -106,14 +106,18 @@ def build_detector(cfg):
 
 
 def build_feature_datasets(cfg, splits: Dict[str, Any], detector) -> Dict[str, Any]:
-    """Each split with detector features attached (``x``, ``edge_attr``, ``det_logits``),
-    read from the on-disk feature cache when ``DETECTOR.FEATURE_CACHE``."""
+    """Each split with detector outputs attached: ``det_logits`` (and the detections in
+    SGDet), plus ``x`` / ``edge_attr`` (``MODEL.SGG.FEATURES frozen``) or the FPN maps
+    (``trainable``); read from the on-disk caches when ``DETECTOR.FEATURE_CACHE`` /
+    ``DETECTOR.FEATURE_MAP_CACHE``."""
     import torch
 
     from ..detection.features import DetectorFeatureDataset
     d = cfg.DETECTOR
-    kwargs = dict(mode=cfg.SGG.TASK, cache=d.FEATURE_CACHE, masks=d.CACHE_MASKS)
-    if d.FEATURE_CACHE:
+    kwargs = dict(mode=cfg.SGG.TASK, cache=d.FEATURE_CACHE, masks=d.CACHE_MASKS,
+                  feature_maps=cfg.MODEL.SGG.FEATURES.lower() == "trainable",
+                  map_cache=d.FEATURE_MAP_CACHE)
+    if d.FEATURE_CACHE or d.FEATURE_MAP_CACHE:
         kwargs["dtype"] = getattr(torch, d.FEATURE_DTYPE)
         kwargs["progress"] = du.is_main_process()
     return {k: (None if ds is None else _main_first(DetectorFeatureDataset, ds, detector,
@@ -122,10 +126,18 @@ def build_feature_datasets(cfg, splits: Dict[str, Any], detector) -> Dict[str, A
 
 
 def build_model(cfg, statistics: dict, detector, class_names=None):
+    """The relation model of ``cfg``; in the ``trainable`` feature mode with the
+    detector's box / union feature extractors (initialised from its box head)."""
     from ..models.scene_graph_model import SceneGraphModel
+    c = cfg.MODEL.SGG
+    extractors = None
+    if c.FEATURES.lower() == "trainable":
+        extractors = detector.relation_feature_extractors(all_levels=c.UNION_ALL_LEVELS,
+                                                          spatial=c.UNION_SPATIAL)
     return SceneGraphModel.from_config(cfg, statistics, feature_dim=detector.feature_dim,
                                        pair_feature_dim=detector.pair_feature_dim,
-                                       class_names=class_names)
+                                       class_names=class_names,
+                                       feature_extractors=extractors)
 
 
 def prediction_extras(statistics: Optional[dict], dataset=None) -> Dict[str, Any]:

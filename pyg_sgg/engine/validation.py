@@ -38,6 +38,7 @@ def check_config(cfg, job: str = "sgg") -> None:
     from ..detection.config import BACKBONES, BACKENDS
     from ..methods.ebm_config import BASE_GRAD_MODES
     from ..methods.registry import METHOD_REGISTRY
+    from ..models.config import FEATURE_MODES
     from ..nn.context.registry import CONTEXT_REGISTRY
     from .solver import LR_SCHEDULERS, OPTIMIZERS
 
@@ -56,7 +57,12 @@ def check_config(cfg, job: str = "sgg") -> None:
             ("leftright", "confidence", "size", "random"))
     _choice("MODEL.SGG.WORD_EMBEDDINGS", cfg.MODEL.SGG.WORD_EMBEDDINGS,
             ("auto", "glove", "minilm", "random"))
+    _choice("MODEL.SGG.FEATURES", cfg.MODEL.SGG.FEATURES, FEATURE_MODES)
     _choice("DETECTOR.NAME", cfg.DETECTOR.NAME, BACKENDS)
+    if (job == "sgg" and cfg.MODEL.SGG.FEATURES.lower() == "trainable"
+            and cfg.DETECTOR.NAME.lower() == "detectron2"):
+        raise ConfigError("config key MODEL.SGG.FEATURES: 'trainable' needs the torchvision "
+                          "detector's FPN maps; the detectron2 backend serves 'frozen' only")
     _choice("MODEL.BACKBONE.NAME", cfg.MODEL.BACKBONE.NAME, BACKBONES)
     for node in ("SOLVER", "DETECTOR.SOLVER"):
         solver = cfg.SOLVER if node == "SOLVER" else cfg.DETECTOR.SOLVER

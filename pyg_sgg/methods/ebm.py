@@ -38,8 +38,10 @@ Quirks of the authors' code (METHODS.md §1.9) and the switches (default first):
   sampling; the noise is drawn before the gradient; no ``1/2`` factor on the step.
 
 SGDet: the positive graph is built from ``gt_boxes``/``gt_labels``/``gt_triplets``; its image
-features are ``batch.gt_x`` when present, else the features of the highest-IoU detection of
-the same image (zeros for an image without detections); the authors re-extract them.
+features are re-extracted for the GT boxes by the model's trainable box extractor (the
+authors' path, ``MODEL.SGG.FEATURES trainable``), else ``batch.gt_x`` when present, else the
+features of the highest-IoU detection of the same image (zeros for an image without
+detections).
 """
 import math
 from typing import Dict, Optional

@@ -61,7 +61,9 @@ def positive_graph(batch, outputs, task: str, noise: Noise,
                    image_noise: Noise) -> EnergyGraph:
     """Ground-truth objects and annotated pairs (one predicate per pair), one-hot states plus
     ``noise``; image-graph nodes: ``outputs.node_features`` through ``image_noise`` (SGDet:
-    ``batch.gt_x`` when present, else the best-IoU detection's features)."""
+    the trainable extractor's features of the GT boxes, ``outputs.extras
+    ["gt_node_features"]``, as the authors re-extract them; else ``batch.gt_x`` when
+    present; else the best-IoU detection's features)."""
     feats = outputs.node_features
     num_cls, num_pred = outputs.obj_logits.size(1), outputs.rel_logits.size(1)
     B = int(batch.num_graphs)
@@ -75,7 +77,10 @@ def positive_graph(batch, outputs, task: str, noise: Noise,
         edge_index = torch.stack([triplets[:, 0] + shift, triplets[:, 1] + shift])
         rel_label = triplets[:, 2]
         boxes, labels, node_batch = gt_boxes.to(device), gt_labels.to(device), gt_batch
-        if "gt_x" in batch:
+        gt_feats = (outputs.extras or {}).get("gt_node_features")
+        if gt_feats is not None:  # trainable extractors: re-extracted for the GT boxes
+            x_img = image_noise(gt_feats)
+        elif "gt_x" in batch:
             x_img = noise(batch.gt_x)
         else:
             x_img = noise(matched_features(batch, feats, boxes, num_gt))

@@ -12,7 +12,7 @@ from .sgdet_targets import overlap_mask, sgdet_targets
 __all__ = ["prepare_batch"]
 
 
-def prepare_batch(batch, mode: str, training: bool, *, pairs_per_image: int = 256,
+def prepare_batch(batch, mode: str, training: bool, *, pairs_per_image: int = 1024,
                   positive_fraction: float = 0.25, require_overlap: bool = True,
                   sgdet_iou_threshold: float = 0.5,
                   generator: Optional[torch.Generator] = None):

@@ -74,7 +74,10 @@ def build_encoder_and_head(*, context: str, num_classes: int, num_predicates: in
 def build_kwargs_from_config(cfg, statistics: Optional[dict] = None, *,
                              feature_dim: Optional[int] = None,
                              pair_feature_dim: Optional[int] = None,
-                             class_names: Optional[Sequence[str]] = None) -> Dict:
+                             class_names: Optional[Sequence[str]] = None,
+                             feature_extractors: Optional[Tuple[torch.nn.Module,
+                                                                torch.nn.Module]] = None
+                             ) -> Dict:
     """The keyword arguments of :meth:`SceneGraphModel.build
     <pyg_sgg.models.SceneGraphModel.build>` from ``cfg.MODEL.SGG``
     (:func:`~pyg_sgg.models.config.add_sgg_model_config`) and ``cfg.SGG.TASK``.
@@ -90,6 +93,10 @@ def build_kwargs_from_config(cfg, statistics: Optional[dict] = None, *,
         class_names (list[str], optional): object class names (with background) for
             the class-name embeddings; default the statistics' ``obj_classes``; the
             encoders' own random init if neither is given.
+        feature_extractors (tuple, optional): ``(box, union)`` extractors for
+            ``MODEL.SGG.FEATURES trainable`` (required there; their widths replace
+            ``feature_dim`` / ``pair_feature_dim``), e.g.
+            ``detector.relation_feature_extractors()``.
     """
     c = cfg.MODEL.SGG
     mode = cfg.SGG.TASK if "SGG" in cfg and "TASK" in cfg.SGG else "predcls"
@@ -103,6 +110,17 @@ def build_kwargs_from_config(cfg, statistics: Optional[dict] = None, *,
     if not num_classes or not num_predicates:
         raise ValueError("SceneGraphModel: MODEL.SGG.NUM_OBJ_CLASSES "
                          "/ NUM_PREDICATES are 0 and no statistics were given")
+    extractors = {}
+    if c.FEATURES.lower() == "trainable":
+        if feature_extractors is None:
+            raise ValueError("SceneGraphModel: MODEL.SGG.FEATURES is 'trainable' but no "
+                             "feature_extractors were given (pass the detector's "
+                             "relation_feature_extractors(), or set MODEL.SGG.FEATURES "
+                             "frozen to read batch.x / batch.edge_attr)")
+        box, union = feature_extractors
+        feature_dim, pair_feature_dim = box.out_channels, union.out_channels
+        extractors = dict(box_extractor=box,
+                          union_extractor=union if c.USE_UNION_FEATURES else None)
     feature_dim = feature_dim or c.FEATURE_DIM
     pair_feature_dim = pair_feature_dim if pair_feature_dim is not None \
         else c.PAIR_FEATURE_DIM
@@ -135,4 +153,4 @@ def build_kwargs_from_config(cfg, statistics: Optional[dict] = None, *,
             heads=transformer.NUM_HEADS),
         freq_bias_soft=c.FREQ_BIAS_SOFT, pairs_per_image=c.PAIRS_PER_IMAGE,
         positive_fraction=c.POSITIVE_FRACTION, require_overlap=c.REQUIRE_OVERLAP,
-        sgdet_iou_threshold=c.SGDET_IOU_THRESHOLD)
+        sgdet_iou_threshold=c.SGDET_IOU_THRESHOLD, **extractors)

@@ -3,6 +3,9 @@
 The task (predcls / sgcls / sgdet) is the global ``cfg.SGG.TASK``.
 """
 
+#: ``MODEL.SGG.FEATURES`` choices.
+FEATURE_MODES = ("trainable", "frozen")
+
 
 def add_sgg_model_config(cfg):
     """Add ``cfg.MODEL.SGG`` with commented defaults (in place; returns ``cfg``)."""
@@ -34,12 +37,22 @@ def add_sgg_model_config(cfg):
     # statistics' fg_matrix shape.
     _C.NUM_OBJ_CLASSES = 0
     _C.NUM_PREDICATES = 0
-    # RoI / union feature widths (batch.x, batch.edge_attr); 0 = given by the caller of
-    # SceneGraphModel.from_config (the detector's feature_dim / pair_feature_dim).
+    # Visual features: "trainable" (SGB / the seed papers: the relation model owns a box and
+    # a union-box feature extractor on the frozen detector's FPN maps, fc6 / fc7 initialised
+    # from the detector's box head and trained with the relation loss; union features add
+    # SGB's spatial branch) or "frozen" (the detector's box-head vectors, cached once; fast).
+    _C.FEATURES = "trainable"
+    # trainable: pool union boxes from every FPN level and reduce with a 3x3 conv (SGB
+    # ROI_RELATION_HEAD.POOLING_ALL_LEVELS), and add the two-box rectangle branch.
+    _C.UNION_ALL_LEVELS = True
+    _C.UNION_SPATIAL = True
+    # frozen: RoI / union feature widths (batch.x, batch.edge_attr); 0 = given by the caller
+    # of SceneGraphModel.from_config (the detector's feature_dim / pair_feature_dim).
     _C.FEATURE_DIM = 0
     _C.PAIR_FEATURE_DIM = 0
-    # Training pairs sampled per image (<= 0: all pairs) and the cap on the positive share.
-    _C.PAIRS_PER_IMAGE = 256
+    # Training pairs sampled per image (<= 0: all pairs) and the cap on the positive share
+    # (SGB ROI_RELATION_HEAD.BATCH_SIZE_PER_IMAGE 1024, POSITIVE_FRACTION 0.25).
+    _C.PAIRS_PER_IMAGE = 1024
     _C.POSITIVE_FRACTION = 0.25
     # SGDet at test: score only pairs whose boxes overlap (SGB REQUIRE_BOX_OVERLAP).
     _C.REQUIRE_OVERLAP = True

@@ -10,7 +10,7 @@ Use from a training loop::
     preds = model.predict(batch)                    # interchange dict (eval mode inside)
 """
 import logging
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ from .builder import build_encoder_and_head, build_kwargs_from_config
 from .losses import tree_score_loss
 from .output import SGGOutput
 from .prediction import to_predictions
+from .sgdet_targets import gt_fields
 
 logger = logging.getLogger(__name__)
 
@@ -51,18 +52,27 @@ class SceneGraphModel(torch.nn.Module):
         num_classes (int): object classes including background, :math:`C + 1`.
         freq_bias_soft (bool): look the frequency bias up by predicted distributions in
             SGCls / SGDet. (default: :obj:`False`)
-        pairs_per_image (int): training pairs per image (``<= 0``: all). (default: ``256``)
+        pairs_per_image (int): training pairs per image (``<= 0``: all). (default: ``1024``)
         positive_fraction (float): cap on the positive share. (default: ``0.25``)
         require_overlap (bool): SGDet test pairs must overlap. (default: :obj:`True`)
         sgdet_iou_threshold (float): SGDet target matching IoU. (default: ``0.5``)
+        box_extractor (BoxFeatureExtractor, optional): the ``trainable`` feature mode:
+            ``x`` is pooled from ``batch.feature_maps`` by this trained extractor instead of
+            read from ``batch.x``. (default: :obj:`None`)
+        union_extractor (UnionFeatureExtractor, optional): likewise ``edge_attr`` for the
+            scored pairs (only with ``box_extractor``). (default: :obj:`None`)
     """
 
     def __init__(self, *, mode: str, context: Optional[torch.nn.Module],
                  relation_head: RelationHead, num_classes: int,
-                 freq_bias_soft: bool = False, pairs_per_image: int = 256,
+                 freq_bias_soft: bool = False, pairs_per_image: int = 1024,
                  positive_fraction: float = 0.25, require_overlap: bool = True,
-                 sgdet_iou_threshold: float = 0.5):
+                 sgdet_iou_threshold: float = 0.5,
+                 box_extractor: Optional[torch.nn.Module] = None,
+                 union_extractor: Optional[torch.nn.Module] = None):
         super().__init__()
+        if union_extractor is not None and box_extractor is None:
+            raise ValueError("SceneGraphModel: a union_extractor needs a box_extractor")
         if mode not in MODES:
             raise ValueError(f"SceneGraphModel: mode must be one of "
                              f"{MODES}, got {mode!r}")
@@ -75,6 +85,8 @@ class SceneGraphModel(torch.nn.Module):
         self.positive_fraction = positive_fraction
         self.require_overlap = require_overlap
         self.sgdet_iou_threshold = sgdet_iou_threshold
+        self.box_extractor = box_extractor
+        self.union_extractor = union_extractor
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -101,12 +113,16 @@ class SceneGraphModel(torch.nn.Module):
     @classmethod
     def from_config(cls, cfg, statistics: Optional[dict] = None, *,
                     feature_dim: Optional[int] = None, pair_feature_dim: Optional[int] = None,
-                    class_names: Optional[Sequence[str]] = None) -> "SceneGraphModel":
+                    class_names: Optional[Sequence[str]] = None,
+                    feature_extractors: Optional[Tuple[torch.nn.Module, torch.nn.Module]] = None
+                    ) -> "SceneGraphModel":
         """Build from ``cfg.MODEL.SGG`` and ``cfg.SGG.TASK``
-        (:func:`~pyg_sgg.models.builder.build_kwargs_from_config` documents the arguments)."""
+        (:func:`~pyg_sgg.models.builder.build_kwargs_from_config` documents the arguments;
+        ``feature_extractors``: the ``(box, union)`` extractors of the ``trainable`` mode,
+        e.g. ``detector.relation_feature_extractors()``)."""
         return cls.build(**build_kwargs_from_config(
             cfg, statistics, feature_dim=feature_dim, pair_feature_dim=pair_feature_dim,
-            class_names=class_names))
+            class_names=class_names, feature_extractors=feature_extractors))
 
     # ------------------------------------------------------------------ batch preparation
     def prepare_batch(self, batch, generator: Optional[torch.Generator] = None):
@@ -119,15 +135,54 @@ class SceneGraphModel(torch.nn.Module):
                              sgdet_iou_threshold=self.sgdet_iou_threshold,
                              generator=generator)
 
+    # ------------------------------------------------------------------ features
+    @staticmethod
+    def map_boxes(batch, boxes: Tensor, graph: Tensor) -> Tensor:
+        """``boxes [N, 4]`` of images ``graph [N]`` in the pixels of their FPN maps' resized
+        image (``batch.map_image_size``), as the detector resizes them."""
+        ratio = batch.map_image_size.float() / batch.image_size.float()  # [B, 2] (h, w)
+        r = ratio[graph]
+        return boxes.float() * torch.stack([r[:, 1], r[:, 0], r[:, 1], r[:, 0]], dim=1)
+
+    def visual_features(self, batch, node_graph: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+        """``(x [N, D], edge_attr [E, D_u] or None)`` of the batch's nodes and scored pairs:
+        read from the batch (``frozen``) or pooled by the trainable extractors."""
+        if self.box_extractor is None:
+            if batch.get("x") is None:
+                raise ValueError("SceneGraphModel: batch lacks field 'x' (RoI features); "
+                                 "in the trainable feature mode build the model with the "
+                                 "detector's extractors")
+            return batch.x, batch.get("edge_attr")
+        maps = batch.get("feature_maps")
+        if maps is None:
+            raise ValueError("SceneGraphModel: batch lacks field 'feature_maps' (the "
+                             "trainable feature mode pools the FPN maps)")
+        boxes = self.map_boxes(batch, batch.boxes, node_graph)
+        x = self.box_extractor(maps, boxes, node_graph)
+        edge_attr = None
+        if self.union_extractor is not None:
+            edge_attr = self.union_extractor(maps, boxes, batch.edge_index, node_graph,
+                                             batch.map_image_size[node_graph])
+        return x, edge_attr
+
+    def gt_features(self, batch) -> Tensor:
+        """``[G, D]`` trainable-extractor features of the SGDet ground-truth boxes
+        (``batch.gt_boxes``), as the EBM authors re-extract them for the positive graph."""
+        gt_boxes, _, num_gt, _, _ = gt_fields(batch)
+        graph = torch.repeat_interleave(torch.arange(num_gt.numel(), device=gt_boxes.device),
+                                        num_gt.to(gt_boxes.device))
+        boxes = self.map_boxes(batch, gt_boxes, graph)
+        return self.box_extractor(batch.feature_maps, boxes, graph)
+
     # ------------------------------------------------------------------ forward
     def forward(self, batch) -> SGGOutput:
-        x, edge_index = batch.x, batch.edge_index
-        num_nodes = x.size(0)
+        edge_index = batch.edge_index
+        num_nodes = int(batch.num_nodes)
         node_graph = batch.get("batch")
         if node_graph is None:
             node_graph = edge_index.new_zeros(num_nodes)
+        x, edge_attr = self.visual_features(batch, node_graph)
         pos = box_geometry(batch.boxes, batch.image_size[node_graph])
-        edge_attr = batch.get("edge_attr")
 
         obj_target = None
         if self.mode == "predcls":
@@ -180,6 +235,8 @@ class SceneGraphModel(torch.nn.Module):
             extras["loss_tree"] = tree_score_loss(ctx.pair_scores, related)
         if obj_target is not None:
             extras["obj_target"] = obj_target
+        if self.training and self.mode == "sgdet" and self.box_extractor is not None:
+            extras["gt_node_features"] = self.gt_features(batch)
         if ctx is not None:
             extras["node_states"] = ctx.node_states
             if ctx.edge_states is not None:

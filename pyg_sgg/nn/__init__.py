@@ -9,6 +9,9 @@ _EXPORTS = {
     "CONTEXT_REGISTRY": ".context", "ContextOutput": ".context", "IMPContext": ".context",
     "TransformerContext": ".context", "MotifsContext": ".context", "VCTreeContext": ".context",
     "BiTreeLSTM": ".context",
+    "RoIPooler": ".roi_pooler", "BoxFeatureExtractor": ".box_feature_extractor",
+    "UnionFeatureExtractor": ".union_feature_extractor",
+    "pair_rectangles": ".union_feature_extractor",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)

@@ -1,10 +1,11 @@
-"""Box geometry features as SGB / EBM's ``encode_box_info``, and the one box-overlap helper."""
+"""Box geometry features as SGB / EBM's ``encode_box_info``, the one box-overlap helper and
+union boxes of pairs."""
 from typing import Tuple
 
 import torch
 from torch import Tensor
 
-__all__ = ["BOX_GEOMETRY_DIM", "box_geometry", "box_intersection", "box_iou"]
+__all__ = ["BOX_GEOMETRY_DIM", "box_geometry", "box_intersection", "box_iou", "pair_union_boxes"]
 
 #: Width of :func:`box_geometry`'s per-box features.
 BOX_GEOMETRY_DIM = 9
@@ -50,3 +51,9 @@ def box_geometry(boxes: Tensor, image_size: Tensor) -> Tensor:
     cx, cy = x1 + 0.5 * w, y1 + 0.5 * h
     return torch.stack([w / W, h / H, cx / W, cy / H, x1 / W, y1 / H, x2 / W, y2 / H,
                         w * h / (W * H)], dim=-1)
+
+
+def pair_union_boxes(boxes: Tensor, pair_index: Tensor) -> Tensor:
+    """``[E, 4]`` union box of each pair ``pair_index [2, E]`` of ``boxes [N, 4]``."""
+    a, b = boxes[pair_index[0]], boxes[pair_index[1]]
+    return torch.cat([torch.minimum(a[:, :2], b[:, :2]), torch.maximum(a[:, 2:], b[:, 2:])], 1)

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from pyg_sgg.detection.backbone import SmallConvFPN
-from pyg_sgg.detection.joint_mask_rcnn import JointMaskRCNN, pair_union_boxes
+from pyg_sgg.detection.joint_mask_rcnn import JointMaskRCNN
+from pyg_sgg.nn.box_geometry import pair_union_boxes
 from pyg_sgg.detection.training import DetectionSamples, collate_detection
 
 

@@ -1,7 +1,7 @@
 import torch
 
 from pyg_sgg.data.scene_graph import all_pairs
-from pyg_sgg.detection.joint_mask_rcnn import pair_union_boxes
+from pyg_sgg.nn.box_geometry import pair_union_boxes
 from pyg_sgg.detection.torchvision_backend import TorchvisionDetector
 
 from .test_joint_mask_rcnn import tiny_model

@@ -16,6 +16,7 @@ def _cfg(context="imp", task="sgcls"):
     cfg.SGG.TASK = task
     add_sgg_model_config(cfg)
     cfg.MODEL.SGG.CONTEXT = context
+    cfg.MODEL.SGG.FEATURES = "frozen"
     cfg.MODEL.SGG.HIDDEN_DIM = 16
     cfg.MODEL.SGG.POOLING_DIM = 16
     cfg.MODEL.SGG.EMBED_DIM = 8
@@ -26,7 +27,9 @@ def _cfg(context="imp", task="sgcls"):
 def test_add_config_keys():
     cfg = add_sgg_model_config(CfgNode())
     c = cfg.MODEL.SGG
-    assert c.CONTEXT == "motifs" and c.PAIRS_PER_IMAGE == 256 and c.POSITIVE_FRACTION == 0.25
+    # SGB's relation sampling and the papers' trainable extractors by default
+    assert c.CONTEXT == "motifs" and c.PAIRS_PER_IMAGE == 1024 and c.POSITIVE_FRACTION == 0.25
+    assert c.FEATURES == "trainable" and c.UNION_ALL_LEVELS and c.UNION_SPATIAL
     assert c.USE_FREQ_BIAS and c.IMP.NUM_ITER == 3 and c.TRANSFORMER.OBJ_LAYERS == 4
 
 
@@ -38,7 +41,7 @@ def test_from_config(make_batch, context, tmp_path, monkeypatch):
     names = ["__background__"] + [f"class{i}" for i in range(1, C1)]
     model = SceneGraphModel.from_config(_cfg(context), stats, feature_dim=D,
                                         pair_feature_dim=DP, class_names=names)
-    assert model.mode == "sgcls" and model.pairs_per_image == 256
+    assert model.mode == "sgcls" and model.pairs_per_image == 1024
     assert (model.context is None) == (context == "none")
     bias = model.relation_head.freq_bias.embedding.weight.detach()
     assert torch.allclose(bias, torch.as_tensor(pred_dist, dtype=torch.float32).view(-1, P1))
@@ -56,6 +59,9 @@ def test_from_config_errors():
         SceneGraphModel.from_config(cfg, None)
     cfg.SGG.TASK = "detection"
     with pytest.raises(ValueError, match="mode must be one of"):
+        SceneGraphModel.from_config(cfg, None, feature_dim=D)
+    cfg.SGG.TASK, cfg.MODEL.SGG.FEATURES = "sgcls", "trainable"
+    with pytest.raises(ValueError, match="no feature_extractors"):
         SceneGraphModel.from_config(cfg, None, feature_dim=D)
 
 
