@@ -27,7 +27,7 @@ def context_options(name: str, *, embed_dim: int = 200, dropout: float = 0.1,
                     edge_channels: Optional[int] = None, num_obj_layers: int = 1,
                     num_edge_layers: int = 1, order: str = "leftright",
                     num_iterations: int = 3, aggr: str = "mean",
-                    heads: int = 8) -> Dict:
+                    heads: int = 8, nms_threshold: float = 0.0) -> Dict:
     """The constructor options of the built-in encoder ``name``, picked from these settings
     (a user-registered encoder gets ``dropout`` only; pass its own options to
     :meth:`SceneGraphModel.build` directly)."""
@@ -37,7 +37,7 @@ def context_options(name: str, *, embed_dim: int = 200, dropout: float = 0.1,
         out.update(embed_dim=embed_dim, class_embeddings=class_embeddings)
     if name == "motifs":
         out.update(order=order, num_obj_layers=num_obj_layers,
-                   num_edge_layers=num_edge_layers)
+                   num_edge_layers=num_edge_layers, nms_threshold=nms_threshold)
     elif name == "transformer":
         out.update(num_obj_layers=num_obj_layers, num_edge_layers=num_edge_layers,
                    heads=heads)
@@ -150,7 +150,9 @@ def build_kwargs_from_config(cfg, statistics: Optional[dict] = None, *,
             num_obj_layers=transformer.OBJ_LAYERS if is_tf else c.OBJ_LAYERS,
             num_edge_layers=transformer.EDGE_LAYERS if is_tf else c.EDGE_LAYERS,
             order=c.OBJ_ORDER, num_iterations=c.IMP.NUM_ITER, aggr=c.IMP.AGGR,
-            heads=transformer.NUM_HEADS),
+            heads=transformer.NUM_HEADS,
+            nms_threshold=c.LATER_NMS_THRESHOLD if mode == "sgdet" else 0.0),
         freq_bias_soft=c.FREQ_BIAS_SOFT, pairs_per_image=c.PAIRS_PER_IMAGE,
         positive_fraction=c.POSITIVE_FRACTION, require_overlap=c.REQUIRE_OVERLAP,
-        sgdet_iou_threshold=c.SGDET_IOU_THRESHOLD, **extractors)
+        sgdet_iou_threshold=c.SGDET_IOU_THRESHOLD, later_nms_threshold=c.LATER_NMS_THRESHOLD,
+        **extractors)

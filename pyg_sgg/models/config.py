@@ -56,6 +56,10 @@ def add_sgg_model_config(cfg):
     _C.POSITIVE_FRACTION = 0.25
     # SGDet at test: score only pairs whose boxes overlap (SGB REQUIRE_BOX_OVERLAP).
     _C.REQUIRE_OVERLAP = True
+    # SGDet at test: per-class label NMS on the refined object labels of every model, and in
+    # Motifs' decoder before the edge context (SGB TEST.RELATION.LATER_NMS_PREDICTION_THRES);
+    # 0 = off (labels = argmax).
+    _C.LATER_NMS_THRESHOLD = 0.3
     # SGDet training: IoU for matching detections to ground-truth boxes.
     _C.SGDET_IOU_THRESHOLD = 0.5
     # Class-name embeddings: "auto" (GLOVE_FILE if set, else the `language` extra, else

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from ..nn.box_geometry import box_geometry
 from ..nn.context.base import ContextEncoder
+from ..nn.label_nms import nms_labels
 from ..nn.relation_head import RelationHead
 from .batch_preparation import prepare_batch
 from .builder import build_encoder_and_head, build_kwargs_from_config
@@ -56,6 +57,10 @@ class SceneGraphModel(torch.nn.Module):
         positive_fraction (float): cap on the positive share. (default: ``0.25``)
         require_overlap (bool): SGDet test pairs must overlap. (default: :obj:`True`)
         sgdet_iou_threshold (float): SGDet target matching IoU. (default: ``0.5``)
+        later_nms_threshold (float): SGDet at test: labels by SGB's label NMS
+            (:func:`~pyg_sgg.nn.label_nms.nms_labels`, pixel IoU with SGB's ``+1``) instead
+            of the argmax; scores are the chosen label's probability (``0``: argmax).
+            (default: ``0.3``, SGB's ``LATER_NMS_PREDICTION_THRES``)
         box_extractor (BoxFeatureExtractor, optional): the ``trainable`` feature mode:
             ``x`` is pooled from ``batch.feature_maps`` by this trained extractor instead of
             read from ``batch.x``. (default: :obj:`None`)
@@ -67,7 +72,7 @@ class SceneGraphModel(torch.nn.Module):
                  relation_head: RelationHead, num_classes: int,
                  freq_bias_soft: bool = False, pairs_per_image: int = 1024,
                  positive_fraction: float = 0.25, require_overlap: bool = True,
-                 sgdet_iou_threshold: float = 0.5,
+                 sgdet_iou_threshold: float = 0.5, later_nms_threshold: float = 0.3,
                  box_extractor: Optional[torch.nn.Module] = None,
                  union_extractor: Optional[torch.nn.Module] = None):
         super().__init__()
@@ -85,6 +90,7 @@ class SceneGraphModel(torch.nn.Module):
         self.positive_fraction = positive_fraction
         self.require_overlap = require_overlap
         self.sgdet_iou_threshold = sgdet_iou_threshold
+        self.later_nms_threshold = later_nms_threshold
         self.box_extractor = box_extractor
         self.union_extractor = union_extractor
 
@@ -218,6 +224,10 @@ class SceneGraphModel(torch.nn.Module):
             probs = torch.softmax(obj_logits, dim=-1)
             obj_scores, obj_labels = probs[:, 1:].max(dim=-1)
             obj_labels = obj_labels + 1
+            if self.mode == "sgdet" and not self.training and self.later_nms_threshold > 0:
+                obj_labels = nms_labels(probs, batch.boxes, node_graph,
+                                        self.later_nms_threshold, plus_one=True)
+                obj_scores = probs.gather(1, obj_labels.view(-1, 1)).view(-1)
             bias_labels, bias_dist = (None, probs) if self.freq_bias_soft else (obj_labels, None)
 
         node_states = ctx.node_states if ctx is not None else x.new_zeros(num_nodes, 0)

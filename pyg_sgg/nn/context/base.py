@@ -32,7 +32,7 @@ from ..box_geometry import BOX_GEOMETRY_DIM
 from .registry import CONTEXT_REGISTRY
 
 __all__ = ["CONTEXT_REGISTRY", "ContextOutput", "PairScores", "ContextEncoder",
-           "box_mlp", "ONEHOT_FILL"]
+           "box_mlp", "BatchNorm1dAnySize", "ONEHOT_FILL"]
 
 #: PredCls object logits: +1000 at the label, -1000 elsewhere (SGB's ``to_onehot``).
 ONEHOT_FILL = 1000.0
@@ -58,10 +58,25 @@ class ContextOutput(NamedTuple):
     pair_scores: Optional[PairScores] = None
 
 
-def box_mlp(pos_channels: int) -> torch.nn.Sequential:
-    """The box-geometry embedding of Motifs / VCTree / Transformer:
-    ``Linear(9, 32) → ReLU → Linear(32, pos_channels) → ReLU``."""
-    return torch.nn.Sequential(torch.nn.Linear(BOX_GEOMETRY_DIM, 32), torch.nn.ReLU(),
+class BatchNorm1dAnySize(torch.nn.BatchNorm1d):
+    """``BatchNorm1d`` that normalises a training batch of 0 or 1 rows with its running
+    statistics (as in eval mode) instead of failing; other batches as usual."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training and x.size(0) <= 1:
+            return torch.nn.functional.batch_norm(
+                x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0,
+                self.eps)
+        return super().forward(x)
+
+
+def box_mlp(pos_channels: int, batch_norm: bool = False) -> torch.nn.Sequential:
+    """The box-geometry embedding: SGB's Motifs / VCTree ``pos_embed`` with ``batch_norm``
+    (``Linear(9, 32) → BatchNorm(momentum 0.001) → Linear(32, pos_channels) → ReLU``),
+    else ``Linear(9, 32) → ReLU → Linear(32, pos_channels) → ReLU`` (SGB's Transformer
+    ``bbox_embed`` without its dropout)."""
+    middle = (BatchNorm1dAnySize(32, momentum=0.001) if batch_norm else torch.nn.ReLU())
+    return torch.nn.Sequential(torch.nn.Linear(BOX_GEOMETRY_DIM, 32), middle,
                                torch.nn.Linear(32, pos_channels), torch.nn.ReLU())
 
 

@@ -18,8 +18,9 @@ class IMPContext(ContextEncoder, MessagePassing):
     <https://arxiv.org/abs/1701.02426>`_ (Xu et al., CVPR 2017).
 
     For :math:`T` iterations, every edge :math:`(i, j)` (subject :math:`i`, object
-    :math:`j`) is updated from gated node states, then every node from gated states of its
-    outgoing (subject) and incoming (object) edges:
+    :math:`j`) is updated from gated node states and every node from gated states of its
+    outgoing (subject) and incoming (object) edges, both from the previous iteration's
+    states (as Xu et al. and SGB):
 
     .. math::
         \mathbf{e}_{ij} &\leftarrow \mathrm{GRU}_e\Big(\sigma(\mathbf{w}_s^\top
@@ -114,12 +115,13 @@ class IMPContext(ContextEncoder, MessagePassing):
         direction = torch.cat([edge_index.new_ones(edge_index.size(1)),
                                edge_index.new_zeros(edge_index.size(1))]).view(-1, 1)
         for _ in range(self.num_iterations):
+            # nodes and edges are both updated from the previous states (Xu et al.)
             # edge_updater_type: (h: Tensor, e: Tensor)
-            e = self.edge_updater(edge_index, h=h, e=e)
+            e_next = self.edge_updater(edge_index, h=h, e=e)
             # propagate_type: (h: Tensor, e: Tensor, direction: Tensor)
             m = self.propagate(both_index, h=h, e=torch.cat([e, e], dim=0),
                                direction=direction, size=(h.size(0), h.size(0)))
-            h = self.node_gru(m, h)
+            h, e = self.node_gru(m, h), e_next
         return ContextOutput(h, self.obj_lin(h), e)
 
     def edge_update(self, h_j: Tensor, h_i: Tensor, e: Tensor) -> Tensor:

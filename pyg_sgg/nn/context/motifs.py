@@ -9,6 +9,7 @@ from torch_geometric.nn.inits import reset
 from torch_geometric.typing import OptTensor
 from torch_geometric.utils import to_dense_batch
 
+from ..label_nms import nms_labels
 from .base import CONTEXT_REGISTRY, ContextEncoder, ContextOutput, box_mlp
 
 ORDERS = ("leftright", "confidence", "size", "random")
@@ -70,8 +71,10 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
     * **otherwise** (test): greedy decoding, one step per position, batched over images.
 
     Sequences per image come from :func:`~torch_geometric.utils.to_dense_batch` and
-    packed LSTMs, so images never interact. Unlike SGB, no per-class NMS is applied to the
-    decoded SGDet labels.
+    packed LSTMs, so images never interact. With ``nms_threshold`` (SGDet at test, as SGB's
+    decoder with ``boxes_for_nms``) the greedy labels go through SGB's label NMS
+    (:func:`~pyg_sgg.nn.label_nms.nms_labels`, class-agnostic boxes, IoU of the normalised
+    boxes in ``pos``) before the edge context embeds them.
 
     Args:
         in_channels (int): RoI feature size :math:`D`.
@@ -88,6 +91,8 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
         class_embeddings (Tensor, optional): ``[C + 1, embed_dim]`` initial class
             embeddings (e.g. :func:`~pyg_sgg.data.word_embeddings.class_name_embeddings`);
             random if :obj:`None`. (default: :obj:`None`)
+        nms_threshold (float): label-NMS IoU for decoded labels at test (``0``: off; the
+            model sets SGB's ``LATER_NMS_PREDICTION_THRES`` in SGDet). (default: ``0.0``)
 
     Shapes:
         - **input:** node features :math:`(N, D)`, ``pos`` :math:`(N, 9)`, ``obj_dist``
@@ -99,7 +104,7 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, num_classes: int,
                  embed_dim: int = 200, order: str = "leftright", dropout: float = 0.2,
                  num_obj_layers: int = 1, num_edge_layers: int = 1, pos_channels: int = 128,
-                 class_embeddings: Optional[Tensor] = None):
+                 class_embeddings: Optional[Tensor] = None, nms_threshold: float = 0.0):
         super().__init__()
         if order not in ORDERS:
             raise ValueError(f"MotifsContext: 'order' must be one of {ORDERS}, got {order!r}")
@@ -112,6 +117,7 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
         self.num_obj_layers = num_obj_layers
         self.num_edge_layers = num_edge_layers
         self.pos_channels = pos_channels
+        self.nms_threshold = float(nms_threshold)
         self.register_class_embeddings(class_embeddings, embed_dim)
 
         H = hidden_channels
@@ -119,7 +125,7 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
         self.obj_embed = torch.nn.Embedding(num_classes, embed_dim)
         self.dec_embed = torch.nn.Embedding(num_classes, embed_dim)
         self.edge_embed = torch.nn.Embedding(num_classes, embed_dim)
-        self.pos_mlp = box_mlp(pos_channels)
+        self.pos_mlp = box_mlp(pos_channels, batch_norm=True)  # SGB pos_embed
         lstm_drop = dropout if num_obj_layers > 1 else 0.0
         self.obj_rnn = torch.nn.LSTM(obj_in, H, num_layers=num_obj_layers, batch_first=True,
                                      bidirectional=True, dropout=lstm_drop)
@@ -200,6 +206,10 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
                                self.training)
             logits, labels = self._decode(dec_in, forced)
             obj_logits = logits[mask][inv]
+            if forced is None and self.nms_threshold > 0:
+                nms = nms_labels(torch.softmax(obj_logits, dim=-1), pos[:, 4:8], batch,
+                                 self.nms_threshold)
+                labels = dense(nms, 0)
 
         edge_in = torch.cat([self.edge_embed(labels), obj_ctx, dense(x)], dim=-1)
         edge_ctx = run_lstm(self.edge_rnn, F.dropout(edge_in, self.dropout, self.training),

@@ -92,7 +92,7 @@ class VCTreeContext(ContextEncoder, torch.nn.Module):
         obj_in = in_channels + embed_dim + pos_channels
         self.obj_embed = torch.nn.Embedding(num_classes, embed_dim)
         self.edge_embed = torch.nn.Embedding(num_classes, embed_dim)
-        self.pos_mlp = box_mlp(pos_channels)
+        self.pos_mlp = box_mlp(pos_channels, batch_norm=True)  # SGB pos_embed
         self.score_lin = torch.nn.Linear(obj_in, score_channels)
         self.score_out = torch.nn.Sequential(
             torch.nn.Linear(score_channels + 3, score_channels), torch.nn.ReLU(),

@@ -59,6 +59,7 @@ def test_motifs_predcls_logits_are_onehot():
 def test_motifs_batching_equivalence(order, labels_mode):
     model = _model(order=order).double()
     model.train(labels_mode == "forced")  # teacher forcing needs training mode
+    model.pos_mlp.eval()  # SGB's BatchNorm: training statistics are the whole batch's
     model.dropout = 0.0
     graphs = [_nodes(n, seed=n, dtype=torch.float64) for n in (3, 1, 5)]
     labels = [torch.randint(1, 5, (g[0].size(0),)) for g in graphs]
@@ -107,6 +108,7 @@ def test_motifs_greedy_decoding_feeds_back_predictions():
     greedy = model(x, pos, dist)
     pred = greedy.obj_logits[:, 1:].argmax(-1) + 1
     model.train()
+    model.pos_mlp.eval()  # the same BatchNorm statistics in both calls
     model.dropout = 0.0
     forced = model(x, pos, dist, obj_labels=pred)
     assert torch.allclose(greedy.obj_logits, forced.obj_logits)
@@ -149,3 +151,20 @@ def test_motifs_training_smoke():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_motifs_sgdet_decoding_applies_label_nms():
+    """With ``nms_threshold`` the edge context embeds the label-NMS labels, not the argmax:
+    two identical boxes whose decoder argmax is the same class get two different labels."""
+    torch.manual_seed(0)
+    plain = _model().double().eval()
+    nms = _model(nms_threshold=0.5).double().eval()
+    nms.load_state_dict(plain.state_dict())
+    x, pos, dist = _nodes(2, dtype=torch.float64)
+    pos[:, 4:8] = torch.tensor([0.1, 0.2, 0.5, 0.6], dtype=torch.float64)  # x1 y1 x2 y2
+    x[1], pos[1], dist[1] = x[0], pos[0], dist[0]  # a duplicate detection
+    a, b = plain(x, pos, dist), nms(x, pos, dist)
+    assert torch.equal(a.obj_logits, b.obj_logits)  # the decoder itself is unchanged
+    argmax = a.obj_logits[:, 1:].argmax(-1) + 1
+    assert argmax[0] == argmax[1]
+    assert not torch.allclose(a.node_states, b.node_states)
