@@ -37,6 +37,15 @@ class BoxFeatureExtractor(torch.nn.Module):
         self.fc6 = torch.nn.Linear(self.in_channels * self.resolution ** 2, self.out_channels)
         self.fc7 = torch.nn.Linear(self.out_channels, self.out_channels)
 
+    def reset_parameters(self):
+        """PyTorch's default ``Linear`` init (:meth:`load_box_head` replaces it)."""
+        self.fc6.reset_parameters()
+        self.fc7.reset_parameters()
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
+                f"resolution={self.resolution})")
+
     def head(self, pooled: Tensor) -> Tensor:
         """``[N, C, R, R] -> [N, D]`` (SGB ``forward_without_pool``)."""
         x = pooled.flatten(1)

@@ -76,10 +76,8 @@ class UnionFeatureExtractor(nn.Module):
         self.out_channels = self.box.out_channels
         self.reduce = None
         if all_levels and len(scales) > 1:
-            conv = nn.Conv2d(C * len(scales), C, 3, padding=1)
-            nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.zeros_(conv.bias)
-            self.reduce = nn.Sequential(conv, nn.ReLU(inplace=True))
+            self.reduce = nn.Sequential(nn.Conv2d(C * len(scales), C, 3, padding=1),
+                                        nn.ReLU(inplace=True))
         self.rect_size = 4 * R - 1
         self.spatial = None
         if spatial:
@@ -88,6 +86,19 @@ class UnionFeatureExtractor(nn.Module):
                 nn.BatchNorm2d(C // 2, momentum=0.01), nn.MaxPool2d(3, stride=2, padding=1),
                 nn.Conv2d(C // 2, C, 3, padding=1), nn.ReLU(inplace=True),
                 nn.BatchNorm2d(C, momentum=0.01))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """``reduce``: Kaiming-normal (fan out) with zero bias, as SGB's ``make_conv3x3``;
+        the spatial branch and the head: PyTorch's defaults."""
+        self.box.reset_parameters()
+        if self.reduce is not None:
+            nn.init.kaiming_normal_(self.reduce[0].weight, mode="fan_out",
+                                    nonlinearity="relu")
+            nn.init.zeros_(self.reduce[0].bias)
+        for m in (self.spatial or []):
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
 
     def forward(self, maps: List[Tensor], boxes: Tensor, edge_index: Tensor, batch: Tensor,
                 image_size: Tensor) -> Tensor:
