@@ -11,7 +11,6 @@ choice for real VG images: a 600 x 1000 image has ≈ 13 M map values on R-50-FP
 """
 import hashlib
 import logging
-import shutil
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -20,7 +19,8 @@ import torch
 from torch import Tensor
 
 from pyg_sgg.detection.features import split_fingerprint, weights_hash
-from pyg_sgg.detection.memmap_store import EntryWriter, read_entry, remove_dead_builds
+from pyg_sgg.detection.memmap_store import (EntryWriter, drop_other_entries, entry_exists,
+                                            progress, read_entry, remove_dead_builds)
 from pyg_sgg.paths import cache_dir
 
 __all__ = ["FeatureMapCache", "image_feature_maps"]
@@ -59,7 +59,7 @@ class FeatureMapCache:
 
     @property
     def exists(self) -> bool:
-        return (self.path / "meta.json").is_file()
+        return entry_exists(self.path)
 
     def build(self, force: bool = False) -> "FeatureMapCache":
         """Compute the entry if it is missing (or ``force``); drop stale ones."""
@@ -72,10 +72,7 @@ class FeatureMapCache:
         ptr = np.zeros((len(self.names), n + 1), np.int64)
         shapes = np.zeros((n, len(self.names), 2), np.int64)
         sizes = np.zeros((n, 2), np.int64)
-        it = range(n)
-        if self.progress:
-            from tqdm import tqdm
-            it = tqdm(it, desc="feature maps", dynamic_ncols=True, disable=None)
+        it = progress(n, "feature maps", self.progress)
         meta = {"version": _FORMAT_VERSION, "weights": self.weights, "names": self.names,
                 "num_images": n}
         with EntryWriter(self.path, meta) as out:
@@ -91,9 +88,7 @@ class FeatureMapCache:
             out.save("ptr", ptr)
             out.save("map_shapes", shapes)
             out.save("sizes", sizes)
-        for old in self.split_dir.glob("maps-*"):
-            if old != self.path and old.is_dir():
-                shutil.rmtree(old, ignore_errors=True)
+        drop_other_entries(self.split_dir, "maps-*", self.path)  # maps are large: keep one
         self._arrays = None
         return self
 

@@ -18,7 +18,6 @@ instead of ``x`` / ``edge_attr``, and the vector cache skips the union boxes.
 """
 import hashlib
 import logging
-import shutil
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -27,7 +26,8 @@ import torch
 
 from pyg_sgg.data.scene_graph import SceneGraph, all_pairs
 from pyg_sgg.detection.base import ImageFeatures
-from pyg_sgg.detection.memmap_store import EntryWriter, read_entry, remove_dead_builds
+from pyg_sgg.detection.memmap_store import (EntryWriter, drop_other_entries, entry_exists,
+                                            progress, read_entry, remove_dead_builds)
 from pyg_sgg.paths import cache_dir
 
 MODES = ("predcls", "sgcls", "sgdet")
@@ -121,7 +121,7 @@ class FeatureCache:
     # ----------------------------------------------------------------------------- building
     @property
     def exists(self) -> bool:
-        return (self.path / "meta.json").is_file()
+        return entry_exists(self.path)
 
     def build(self, force: bool = False) -> "FeatureCache":
         """Compute the entry if it is missing (or ``force``); drop stale entries."""
@@ -132,10 +132,7 @@ class FeatureCache:
         remove_dead_builds(self.split_dir, self.prefix)
         node_ptr, pair_ptr = [0], [0]
         np_dtype = np.dtype(str(self.dtype).replace("torch.", ""))
-        it = range(len(self.dataset))
-        if self.progress:
-            from tqdm import tqdm
-            it = tqdm(it, desc=f"features {self.mode}", dynamic_ncols=True, disable=None)
+        it = progress(len(self.dataset), f"features {self.mode}", self.progress)
         meta = {"version": _FORMAT_VERSION, "mode": self.kind, "weights": self.weights,
                 "split": self.split, "num_images": len(self.dataset)}
         with EntryWriter(self.path, meta) as out:
@@ -157,9 +154,7 @@ class FeatureCache:
                 pair_ptr.append(pair_ptr[-1] + f.pair_features.size(0))
             out.save("node_ptr", np.asarray(node_ptr, np.int64))
             out.save("pair_ptr", np.asarray(pair_ptr, np.int64))
-        for old in self.split_dir.glob(f"{self.prefix}*"):  # the same settings, older weights
-            if old != self.path and old.is_dir():
-                shutil.rmtree(old, ignore_errors=True)
+        drop_other_entries(self.split_dir, f"{self.prefix}*", self.path)  # older weights
         self._arrays = None
         return self
 

@@ -13,7 +13,8 @@ from typing import Dict, List
 
 import numpy as np
 
-__all__ = ["EntryWriter", "read_entry", "remove_dead_builds"]
+__all__ = ["EntryWriter", "read_entry", "remove_dead_builds", "entry_exists",
+           "drop_other_entries", "progress"]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -32,6 +33,26 @@ def remove_dead_builds(folder: Path, prefix: str) -> None:
         pid = tmp.name.rpartition("-")[2]
         if not pid.isdigit() or not _pid_alive(int(pid)):
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def entry_exists(path: Path) -> bool:
+    """Whether the entry folder ``path`` was finished (its ``meta.json`` is written last)."""
+    return (Path(path) / "meta.json").is_file()
+
+
+def drop_other_entries(folder: Path, pattern: str, keep: Path) -> None:
+    """Delete the entry folders of ``folder`` matching ``pattern`` except ``keep``."""
+    for old in Path(folder).glob(pattern):
+        if old != keep and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def progress(n: int, desc: str, enabled: bool):
+    """``range(n)``, with a tqdm bar when ``enabled``."""
+    if not enabled:
+        return range(n)
+    from tqdm import tqdm
+    return tqdm(range(n), desc=desc, dynamic_ncols=True, disable=None)
 
 
 class EntryWriter:

@@ -21,6 +21,8 @@ class BoxFeatureExtractor(torch.nn.Module):
         scales (Sequence[float]): ``1 / stride`` of each FPN map, finest first.
         representation_size (int): width :math:`D` of ``fc6`` / ``fc7``.
         sampling_ratio (int): RoIAlign samples per bin side. (default: ``2``)
+        all_levels (bool): pool every level and concatenate (the union extractor, whose
+            reduce conv brings the channels back to :math:`C`). (default: :obj:`False`)
 
     Shapes:
         - **input:** ``maps`` list of :math:`(B, C, H_l, W_l)`, ``boxes`` :math:`(N, 4)`
@@ -29,11 +31,11 @@ class BoxFeatureExtractor(torch.nn.Module):
     """
 
     def __init__(self, in_channels: int, resolution: int, scales: Sequence[float],
-                 representation_size: int, sampling_ratio: int = 2):
+                 representation_size: int, sampling_ratio: int = 2, all_levels: bool = False):
         super().__init__()
         self.in_channels, self.resolution = int(in_channels), int(resolution)
         self.out_channels = int(representation_size)
-        self.pooler = RoIPooler(resolution, scales, sampling_ratio)
+        self.pooler = RoIPooler(resolution, scales, sampling_ratio, all_levels)
         self.fc6 = torch.nn.Linear(self.in_channels * self.resolution ** 2, self.out_channels)
         self.fc7 = torch.nn.Linear(self.out_channels, self.out_channels)
 

@@ -71,8 +71,8 @@ class UnionFeatureExtractor(nn.Module):
                  spatial: bool = True):
         super().__init__()
         C, R = int(in_channels), int(resolution)
-        self.box = BoxFeatureExtractor(C, R, scales, representation_size, sampling_ratio)
-        self.box.pooler.all_levels = bool(all_levels)
+        self.box = BoxFeatureExtractor(C, R, scales, representation_size, sampling_ratio,
+                                       all_levels=all_levels)
         self.out_channels = self.box.out_channels
         self.reduce = None
         if all_levels and len(scales) > 1:
