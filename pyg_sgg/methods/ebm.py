@@ -174,17 +174,25 @@ class EBM(Method):
         return negative_graph(batch, outputs, self.task, self._noise, self._image_features,
                               self.norm_eps, attach)
 
-    def energy(self, g: EnergyGraph, model: Optional[torch.nn.Module] = None) -> Tensor:
-        """``[B]`` energies of one side."""
-        model = self.energy_model if model is None else model
-        return model(g.x_img, g.x_sg, g.pos, g.edge_index, g.edge_attr, g.batch,
-                     g.num_graphs)
+    def energy(self, g: EnergyGraph, z_img: Optional[Tensor] = None) -> Tensor:
+        """``[B]`` energies of one side (``z_img``: its precomputed image embedding)."""
+        return self.energy_model(g.x_img, g.x_sg, g.pos, g.edge_index, g.edge_attr, g.batch,
+                                 g.num_graphs, z_img=z_img)
 
     def sample(self, g: EnergyGraph) -> EnergyGraph:
-        """Move the negative states by SGLD (edges only in PredCls)."""
+        """Move the negative states by SGLD (edges only in PredCls).
+
+        The chain differentiates the energy with respect to the states only, and the image
+        branch does not see them, so its embedding is computed once (without a graph) and
+        reused by every step: the same chain as recomputing it, without ``num_steps``
+        image-graph GGNN passes."""
+        with torch.no_grad():
+            z_img = self.energy_model.image_embedding(g.x_img, g.edge_index, g.batch,
+                                                      g.num_graphs)
+
         def energy_fn(edge_attr: Tensor, x_sg: Optional[Tensor]) -> Tensor:
             return self.energy(g._replace(edge_attr=edge_attr,
-                                          x_sg=g.x_sg if x_sg is None else x_sg))
+                                          x_sg=g.x_sg if x_sg is None else x_sg), z_img)
 
         move_nodes = self.task != "predcls"
         edge_attr, x_sg = self.sampler.sample(energy_fn, g.edge_attr,

@@ -56,7 +56,8 @@ class EnergyModel(torch.nn.Module):
     Shapes:
         - **input:** image-graph node features :math:`(N, F_{im})`, scene-graph node states
           :math:`(N, C + 1)`, box geometry :math:`(N, 9)`, edge indices :math:`(2, E)`,
-          edge states :math:`(E, P + 1)`, batch vector :math:`(N)`
+          edge states :math:`(E, P + 1)`, batch vector :math:`(N)`, optionally the
+          precomputed :meth:`image_embedding` :math:`(B, H)`
         - **output:** energies :math:`(B)`
     """
     def __init__(self, img_channels: int, node_channels: int, edge_channels: int,
@@ -92,9 +93,17 @@ class EnergyModel(torch.nn.Module):
                        self.img_gnn, self.sg_gnn, self.img_pool, self.sg_pool, self.head):
             reset(module)
 
+    def image_embedding(self, x_img: Tensor, edge_index: Tensor, batch: Tensor,
+                        num_graphs: int) -> Tensor:
+        """``[B, H]`` pooled image-graph states :math:`\mathbf{z}_{im}`; they do not depend
+        on the scene-graph states, so a sampler moving those may compute them once and pass
+        them to :meth:`forward` as ``z_img``."""
+        h_img = self.img_gnn(self.img_embed(x_img), edge_index)
+        return self.img_pool(h_img, batch, dim_size=num_graphs)
+
     def forward(self, x_img: Tensor, x_sg: Tensor, pos: Tensor, edge_index: Tensor,
                 edge_attr: Tensor, batch: OptTensor = None,
-                num_graphs: Optional[int] = None) -> Tensor:
+                num_graphs: Optional[int] = None, z_img: OptTensor = None) -> Tensor:
         N = x_sg.size(0)
         for name, t, width in (('x_img', x_img, self.img_channels),
                                ('x_sg', x_sg, self.node_channels), ('pos', pos, BOX_GEOMETRY_DIM)):
@@ -111,8 +120,8 @@ class EnergyModel(torch.nn.Module):
             num_graphs = int(batch.max()) + 1 if N > 0 else 1
         edge_batch = batch[edge_index[0]]
 
-        h_img = self.img_gnn(self.img_embed(x_img), edge_index)
-        z_img = self.img_pool(h_img, batch, dim_size=num_graphs)
+        if z_img is None:
+            z_img = self.image_embedding(x_img, edge_index, batch, num_graphs)
 
         h = self.node_embed(torch.cat([x_sg, self.pos_embed(pos)], dim=-1))
         h, e = self.sg_gnn(h, edge_index, self.edge_embed(edge_attr))

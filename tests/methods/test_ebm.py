@@ -203,3 +203,30 @@ def test_with_scene_graph_model(task):
         losses = method.loss(model, batch, out)
         sum(losses.values()).backward()
         assert out.rel_logits.grad.abs().sum() > 0, context
+
+
+@pytest.mark.parametrize('task', ['predcls', 'sgcls'])
+def test_sampling_reuses_image_embedding_without_changing_the_chain(task):
+    import copy
+    torch.manual_seed(0)
+    model, method = TinyModel(), make_method(task)
+    batch = make_batch()
+    out = model(batch)
+    g = method.negative_graph(batch, out)
+    method.energy(g)  # initialise the lazy layers
+    reference = copy.deepcopy(method)  # same weights and BatchNorm statistics
+
+    def full_energy(edge_attr, x_sg):  # the image graph recomputed at every step
+        h = g._replace(edge_attr=edge_attr, x_sg=g.x_sg if x_sg is None else x_sg)
+        return reference.energy_model(h.x_img, h.x_sg, h.pos, h.edge_index, h.edge_attr,
+                                      h.batch, h.num_graphs)
+
+    torch.manual_seed(1)
+    edges, nodes = reference.sampler.sample(full_energy, g.edge_attr,
+                                            None if task == 'predcls' else g.x_sg)
+    torch.manual_seed(1)
+    moved = method.sample(g)
+    torch.testing.assert_close(moved.edge_attr, edges)
+    if task != 'predcls':
+        torch.testing.assert_close(moved.x_sg, nodes)
+    assert moved.edge_attr.requires_grad  # the path to the base model is kept
