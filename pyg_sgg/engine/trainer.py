@@ -194,6 +194,11 @@ class Trainer:
         self.schedulers[name] = build_lr_scheduler(self.cfg, optimizer)
         return optimizer
 
+    def reset_optimizer_state(self, name: str = "model") -> None:
+        """Forget optimiser ``name``'s state (momenta, Adam moments): a fresh optimiser over
+        the same parameters (HML's child of each stage)."""
+        self.optimizers[name].state.clear()
+
     def reset_schedulers(self, max_iter: int) -> None:
         """Fresh schedules (warm-up again) for a stage of ``max_iter`` iterations."""
         for g_name, opt in self.optimizers.items():

@@ -37,6 +37,7 @@ def check_config(cfg, job: str = "sgg") -> None:
     from ..data.roots import coco_paths, vg_paths
     from ..detection.config import BACKBONES, BACKENDS
     from ..methods.ebm_config import BASE_GRAD_MODES
+    from ..methods.hml_config import CHILD_INITS, CLASS_WEIGHTS, MR_NORMALISE, STAGE_DATA
     from ..methods.registry import METHOD_REGISTRY
     from ..models.config import FEATURE_MODES
     from ..nn.context.registry import CONTEXT_REGISTRY
@@ -71,6 +72,10 @@ def check_config(cfg, job: str = "sgg") -> None:
                 lower=False)
     _choice("EBM.BASE_GRAD", cfg.EBM.BASE_GRAD, BASE_GRAD_MODES, lower=False)
     _choice("HML.SPLIT", cfg.HML.SPLIT, ("frequency", "cluster"), lower=False)
+    _choice("HML.CLASS_WEIGHT", cfg.HML.CLASS_WEIGHT, CLASS_WEIGHTS, lower=False)
+    _choice("HML.CHILD_INIT", cfg.HML.CHILD_INIT, CHILD_INITS, lower=False)
+    _choice("HML.STAGE_DATA", cfg.HML.STAGE_DATA, STAGE_DATA, lower=False)
+    _choice("HML.MR.NORMALISE", cfg.HML.MR.NORMALISE, MR_NORMALISE, lower=False)
     for key in ("TRAIN", "VAL", "TEST"):
         for name in cfg.DATASETS[key]:
             _choice(f"DATASETS.{key}", name, ("VG_train", "VG_val", "VG_test"), lower=False)

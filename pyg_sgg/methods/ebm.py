@@ -20,12 +20,16 @@ model alone (the authors' test script never calls it).
 Quirks of the authors' code (METHODS.md §1.9) and the switches (default first):
 
 * ``BASE_GRAD``: how the energy terms reach the base model.
-  ``"minimize"`` (default, intended: the energy is a learned loss the base model lowers):
-  the contrastive and L2 terms see detached inputs and train only the energy model; the
-  base model gets ``W * mean(E_neg)`` of its sampled graph through a frozen copy of the
-  energy model (one extra forward). ``"as_coded"``: one graph, so the base model receives
-  ``-E_neg`` (it is pushed to *raise* the energy of its predictions) plus the L2 term, and the
-  image features get ``E_pos - E_neg``. ``"detach"``: the base model gets no energy gradient.
+  ``"as_coded"`` (default: the paper's Eq. 5, "differentiation through the optimization
+  path guides parameter learning of the model", and the authors' code): one graph, so the
+  base model receives ``-E_neg`` through the SGLD path (it is pushed to *raise* the energy
+  of its predictions) plus the L2 term, and the image features (the trainable extractors)
+  get ``E_pos - E_neg``. ``"minimize"`` (our variant: the energy as a learned loss the base
+  model lowers): the contrastive and L2 terms see detached inputs and train only the energy
+  model; the base model gets ``W * mean(E_neg)`` of its sampled graph through a frozen copy
+  of the energy model (one extra forward). ``"detach"``: no energy gradient to the base
+  model.
+* ``IMAGE_GRAPH False``: the paper's ablation, energy of the scene graph alone.
 * ``NORM_EPS``: min-max re-normalisation divides by ``max(range, eps)``; ``0`` = authors (a
   constant row gives NaN).
 * ``INPLACE_FEATURE_NOISE``: ``False`` (default) adds the data noise to copies of the image
@@ -75,7 +79,7 @@ class EBM(Method):
     def __init__(self, *, task: str, energy_model: EnergyModel, sampler: SGLD,
                  loss_weight: float = 1.0, reg_weight: float = 1.0, task_weight: float = 1.0,
                  temperature: float = 1.0, data_noise_std: float = 1e-4,
-                 base_grad: str = "minimize", norm_eps: float = 1e-6,
+                 base_grad: str = "as_coded", norm_eps: float = 1e-6,
                  inplace_feature_noise: bool = False, lr: float = 0.01,
                  momentum: float = 0.9, weight_decay: float = 1e-4,
                  grad_norm_clip: float = 5.0):
@@ -113,7 +117,7 @@ class EBM(Method):
         energy_model = EnergyModel(
             c.IMG_DIM, c.NUM_OBJ_CLASSES, c.NUM_PREDICATES, hidden_channels=c.HIDDEN_DIM,
             pos_channels=c.POS_DIM, num_img_layers=c.IMG_LAYERS, num_sg_layers=c.SG_LAYERS,
-            alpha=c.ALPHA, softmax_pooling=c.SOFTMAX_POOLING)
+            alpha=c.ALPHA, softmax_pooling=c.SOFTMAX_POOLING, image_graph=c.IMAGE_GRAPH)
         sampler = SGLD(step_size=c.SAMPLER.STEP_SIZE, num_steps=c.SAMPLER.NUM_STEPS,
                        noise_std=as_std(c.SAMPLER.NOISE_STD), grad_clip=c.SAMPLER.GRAD_CLIP,
                        norm_eps=c.NORM_EPS)

@@ -22,6 +22,8 @@ def add_ebm_config(cfg):
     _C.ALPHA = 0.5
     # Softmax-normalised pooling gates (PyG AttentionalAggregation) instead of raw gates.
     _C.SOFTMAX_POOLING = False
+    # False: the paper's ablation without the image graph (energy of the scene graph alone).
+    _C.IMAGE_GRAPH = True
     # Loss: W * (mean(T*E_pos) - mean(T*E_neg)) + R * sum(E_pos^2 + E_neg^2) + TASK * task.
     _C.LOSS_WEIGHT = 1.0
     _C.REG_WEIGHT = 1.0
@@ -32,10 +34,12 @@ def add_ebm_config(cfg):
     # Read DATA_NOISE_STD and SAMPLER.NOISE_STD as variances (std = sqrt) - what the authors'
     # key names say; False = what their code does.
     _C.NOISE_AS_VARIANCE = False
-    # Energy gradient to the base model: "minimize" (the base model lowers the energy of its
-    # sampled graph; the contrastive loss trains the energy model only), "as_coded" (the
-    # authors' single graph: the base model receives -E_neg), "detach" (none).
-    _C.BASE_GRAD = "minimize"
+    # Energy gradient to the base model: "as_coded" (the paper's Eq. 5 and the authors' code:
+    # one graph, so the base model and its feature extractors receive the energy loss,
+    # -E_neg through the SGLD path and E_pos - E_neg through the image graph), "minimize"
+    # (the base model lowers the energy of its sampled graph; the contrastive loss trains
+    # the energy model only), "detach" (none).
+    _C.BASE_GRAD = "as_coded"
     # Floor of the min-max divisor; 0 = authors (NaN on a constant row).
     _C.NORM_EPS = 1e-6
     # Authors' quirk: add the image-feature noise in place to outputs.node_features.

@@ -6,6 +6,13 @@ previous-stage model ("parent") adds Concept Reconstruction (:func:`cr_loss`, on
 candidate pairs) and the parameter importance adds Model Reconstruction
 (:class:`ParameterImportance`). Loss keys: ``loss_rel``, ``loss_obj`` (+ ``loss_tree``),
 ``loss_cr_rel``, ``loss_cr_obj`` (SGCls/SGDet), ``loss_mr``.
+
+As the authors run it (defaults): the published VG150 class weights where the vocabulary is
+VG150's (``class_weight="authors"``); every stage's child starts from the model as built
+(detector-initialised extractors, fresh heads) with a fresh optimiser state
+(``child_init="fresh"``); CR at the code's scale (``cr_code_form``); F* and Ω* normalised over
+all covered values at once; stage ``s`` trains on the images that contain one of its
+predicates (``stage_data``, a reconstruction: the authors' filter was never published).
 """
 import copy
 import logging
@@ -16,12 +23,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .base import METHOD_REGISTRY, Method, Stage
-from .hml_config import add_hml_config
+from .hml_config import CHILD_INITS, STAGE_DATA, add_hml_config
 from ..models.losses import sgg_task_loss
-from .class_weights import stage_class_weights
+from .class_weights import authors_stage_weights, stage_class_weights
 from .concept_reconstruction import cr_loss, misalign_background
 from .parameter_importance import ParameterImportance
 from .predicate_hierarchy import predicate_stages
+from .stage_data import images_with_predicates
 
 __all__ = ["HML", "add_hml_config"]  # the keys live in hml_config.py
 logger = logging.getLogger(__name__)
@@ -47,10 +55,20 @@ class HML(Method):
         pred_dist (array [C + 1, C + 1, P + 1], optional): for ``split="cluster"``.
         stage_sizes, split, num_clusters: see :func:`predicate_stages`.
         iter_factors (list of float): stage lengths as multiples of ``max_iter``.
-        class_weight, beta, bg_ratio: see :func:`stage_class_weights`.
+        predicate_names (list of str, optional): ``[P + 1]`` names (background first), for
+            ``class_weight="authors"``; read like ``predicate_counts`` otherwise.
+        class_weight: ``"authors"`` (HML's published VG150 vectors when the names are
+            VG150's and the stages the authors' two, else ``"inverse"``), or a mode of
+            :func:`stage_class_weights`; beta, bg_ratio: see there.
+        child_init (str): ``"fresh"``: each stage's child starts from the weights the model
+            had when training began and with a fresh optimiser state (the authors build a
+            new model per stage); ``"parent"``: it continues from the parent's weights.
+        stage_data (str): ``"stage_predicates"``: stage ``s`` trains on the images with a
+            relation among its predicates (the last stage: every image with a relation);
+            ``"new_predicates"``: among the predicates it adds; ``"all"``: every image.
         cr_weight, cr_form, cr_code_form, cr_misalign: Concept Reconstruction.
-        mr_weight, mr_distance, mr_importance, mr_alpha, mr_include, mr_exclude: Model
-            Reconstruction (:class:`ParameterImportance`).
+        mr_weight, mr_distance, mr_importance, mr_alpha, mr_include, mr_exclude,
+            mr_normalise: Model Reconstruction (:class:`ParameterImportance`).
         task (str): ``"predcls"``, ``"sgcls"`` or ``"sgdet"``.
         save_stage_checkpoints (bool): ``trainer.save_checkpoint("model_stage<s>")``.
         mr_fused_grad (bool): return ``loss_mr`` detached and add its exact gradient to the
@@ -63,14 +81,25 @@ class HML(Method):
 
     def __init__(self, predicate_counts=None, pred_dist=None, stage_sizes: Sequence[int] = (10,),
                  split: str = "frequency", num_clusters: int = 0,
-                 iter_factors: Sequence[float] = (1.0, 2.0), class_weight: str = "effective",
+                 iter_factors: Sequence[float] = (1.0, 2.0), class_weight: str = "authors",
                  beta: float = 0.999, bg_ratio: float = 0.25, cr_weight: float = 1.0,
-                 cr_form: str = "l2", cr_code_form: bool = False, cr_misalign: bool = False,
+                 cr_form: str = "l2", cr_code_form: bool = True, cr_misalign: bool = False,
                  mr_weight: float = 1.0, mr_distance: str = "l2", mr_importance: str = "rwalk",
                  mr_alpha: float = 0.5, mr_include: Sequence[str] = ("context", "relation_head"),
                  mr_exclude: Sequence[str] = ("freq_bias",), task: str = "predcls",
-                 save_stage_checkpoints: bool = True, mr_fused_grad: bool = True):
+                 save_stage_checkpoints: bool = True, mr_fused_grad: bool = True,
+                 predicate_names: Optional[Sequence[str]] = None, child_init: str = "fresh",
+                 stage_data: str = "stage_predicates", mr_normalise: str = "global"):
+        if child_init not in CHILD_INITS:
+            raise ValueError(f"HML: HML.CHILD_INIT must be one of {CHILD_INITS}, "
+                             f"got {child_init!r}")
+        if stage_data not in STAGE_DATA:
+            raise ValueError(f"HML: HML.STAGE_DATA must be one of {STAGE_DATA}, "
+                             f"got {stage_data!r}")
         self.mr_fused_grad = mr_fused_grad
+        self.predicate_names = list(predicate_names) if predicate_names is not None else None
+        self.child_init, self.stage_data = child_init, stage_data
+        self._initial_state: Optional[Dict[str, Tensor]] = None
         self._mr_grad = None
         self.stage_sizes, self.split = list(stage_sizes), split
         self.num_clusters = num_clusters or None
@@ -80,7 +109,8 @@ class HML(Method):
         self.cr_code_form, self.cr_misalign = cr_code_form, cr_misalign
         self.mr_weight = mr_weight
         self.importance = ParameterImportance(mr_include, mr_exclude, alpha=mr_alpha,
-                                              importance=mr_importance, distance=mr_distance)
+                                              importance=mr_importance, distance=mr_distance,
+                                              normalise=mr_normalise)
         self.task, self.save_stage_checkpoints = task, save_stage_checkpoints
         self.pred_dist = pred_dist
         self.stage_classes: List[Tensor] = []
@@ -88,6 +118,7 @@ class HML(Method):
         self.stage_index = 0
         self.parent: Optional[torch.nn.Module] = None
         self._parent_state: Optional[Dict[str, Tensor]] = None
+        self.weight_source = None  # "authors" or the stage_class_weights mode used
         if predicate_counts is not None:
             self.build(predicate_counts, pred_dist)
 
@@ -99,9 +130,11 @@ class HML(Method):
         ``predicate_counts`` / ``pred_dist``."""
         if "HML" not in cfg:
             add_hml_config(cfg)
+        names = None
         if statistics is not None:
             predicate_counts = statistics.get("predicate_counts", predicate_counts)
             pred_dist = statistics.get("pred_dist", pred_dist)
+            names = statistics.get("rel_classes")
         c = cfg.HML
         task = cfg.SGG.TASK if "SGG" in cfg and "TASK" in cfg.SGG else "predcls"
         return cls(predicate_counts, pred_dist, stage_sizes=c.STAGE_SIZES, split=c.SPLIT,
@@ -112,7 +145,9 @@ class HML(Method):
                    mr_distance=c.MR.DISTANCE, mr_importance=c.MR.IMPORTANCE,
                    mr_alpha=c.MR.ALPHA, mr_include=c.MR.INCLUDE, mr_exclude=c.MR.EXCLUDE,
                    task=task, save_stage_checkpoints=c.SAVE_STAGE_CHECKPOINTS,
-                   mr_fused_grad=c.MR.FUSED_GRAD)
+                   mr_fused_grad=c.MR.FUSED_GRAD, predicate_names=names,
+                   child_init=c.CHILD_INIT, stage_data=c.STAGE_DATA,
+                   mr_normalise=c.MR.NORMALISE)
 
     # -- statistics → stages and weights --------------------------------------------------
     def build(self, predicate_counts, pred_dist=None) -> None:
@@ -121,11 +156,22 @@ class HML(Method):
         self.stage_classes = predicate_stages(
             self.predicate_counts, self.stage_sizes, self.split,
             pred_dist if pred_dist is not None else self.pred_dist, self.num_clusters)
-        self.stage_weights = [stage_class_weights(self.predicate_counts, c, self.class_weight,
-                                                  self.beta, self.bg_ratio)
-                              for c in self.stage_classes]
+        weights, mode = None, self.class_weight
+        if mode == "authors":
+            weights = authors_stage_weights(self.predicate_names, self.stage_classes)
+            if weights is None:
+                mode = "inverse"
+                logger.info("HML: the published class weights are VG150's (two stages, the "
+                            "authors' ten coarse predicates); using 'inverse' weights here")
+        if weights is None:
+            weights = [stage_class_weights(self.predicate_counts, c, mode, self.beta,
+                                           self.bg_ratio) for c in self.stage_classes]
+        self.stage_weights = weights
+        self.weight_source = "authors" if mode == "authors" else mode
 
     def setup(self, model, trainer) -> None:
+        if self.child_init == "fresh":  # the model as built: every stage's child starts here
+            self._initial_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if self.stage_classes:
             return
         # not given to from_config / the constructor: computed from the training set
@@ -133,6 +179,8 @@ class HML(Method):
         if trainer is not None and trainer.train_set is not None:
             from ..data.statistics import get_statistics
             stats = get_statistics(trainer.train_set)
+            if self.predicate_names is None:
+                self.predicate_names = stats.get("rel_classes")
         if stats is None or stats.get("predicate_counts") is None:
             raise ValueError("HML: needs training statistics with field 'predicate_counts' "
                              "(build_method(name, cfg, statistics) or the constructor)")
@@ -168,6 +216,27 @@ class HML(Method):
         if self.stage_index > 0 and (self.parent is None or self._parent_state is not None):
             # on resume the trainer loads the parent's weights afterwards (load_state_dict)
             self._make_parent(model)
+        if self.stage_index > 0 and self._initial_state is not None:
+            # a fresh child (on resume the checkpoint then overwrites model and optimiser)
+            model.load_state_dict(self._initial_state)
+            if trainer is not None and hasattr(trainer, "reset_optimizer_state"):
+                trainer.reset_optimizer_state("model")
+
+    def stage_dataset(self, stage, dataset):
+        """The training images of ``stage`` (see ``stage_data``); the trainer calls this."""
+        if self.stage_data == "all" or not self.stage_classes:
+            return dataset
+        s = self._index(stage)
+        wanted = self.stage_classes[min(s, len(self.stage_classes) - 1)]
+        if self.stage_data == "new_predicates" and s > 0:
+            before = set(self.stage_classes[s - 1].tolist())
+            wanted = torch.tensor([c for c in wanted.tolist() if c not in before])
+        keep = images_with_predicates(dataset, [int(c) for c in wanted if int(c) != 0])
+        if len(keep) == len(dataset):
+            return dataset
+        logger.info("HML %s: %d of %d training images contain its predicates", stage.name,
+                    len(keep), len(dataset))
+        return torch.utils.data.Subset(dataset, keep.tolist())
 
     def on_stage_end(self, stage, model, trainer) -> None:
         s = self._index(stage)
@@ -241,6 +310,8 @@ class HML(Method):
                 "stage_classes": [c.clone() for c in self.stage_classes],
                 "stage_weights": [w.clone() for w in self.stage_weights],
                 "importance": self.importance.state_dict(),
+                "initial": ({k: v.detach().cpu().clone() for k, v in self._initial_state.items()}
+                            if self._initial_state is not None else None),
                 "parent": ({k: v.detach().cpu().clone() for k, v in parent.items()}
                            if parent is not None else None)}
 
@@ -252,6 +323,8 @@ class HML(Method):
             self.stage_classes = [c.clone() for c in state["stage_classes"]]
             self.stage_weights = [w.clone() for w in state["stage_weights"]]
         self.importance.load_state_dict(state["importance"])
+        if state.get("initial") is not None:
+            self._initial_state = {k: v.clone() for k, v in state["initial"].items()}
         parent = state.get("parent")
         if parent is None:
             self.parent, self._parent_state = None, None

@@ -13,10 +13,17 @@ __all__ = ["ParameterImportance"]
 _FMIN, _FMAX = 1e-20, 1.0
 
 
-def _normalise(x: Tensor) -> Tensor:
-    """``sigmoid(log10 x − mean(log10 x))`` (per parameter tensor, ``x`` clamped ≥ 1e-20)."""
+def _normalise(x: Tensor, mean: Optional[Tensor] = None) -> Tensor:
+    """``sigmoid(log10 x − m)``, ``x`` clamped ≥ 1e-20; ``m`` = ``mean`` or the mean of
+    ``log10 x`` over this tensor."""
     lg = torch.log10(x.clamp_min(_FMIN))
-    return torch.sigmoid(lg - lg.mean())
+    return torch.sigmoid(lg - (lg.mean() if mean is None else mean))
+
+
+def _log_mean(xs) -> Tensor:
+    """Mean of ``log10 clamp(x, 1e-20)`` over every value of the tensors ``xs``."""
+    total = sum(torch.log10(x.clamp_min(_FMIN)).double().sum() for x in xs)
+    return (total / max(1, sum(x.numel() for x in xs))).float()
 
 
 class ParameterImportance:
@@ -33,6 +40,8 @@ class ParameterImportance:
 
     :meth:`end_stage`: :math:`F^* = \sigma(\log_{10}F - \overline{\log_{10}F})`, :math:`\Omega^*`
     likewise (averaged with the previous stage's), :math:`\theta^* = \theta`; F and Ω restart.
+    The mean runs over all covered values at once (``normalise="global"``: the authors
+    flatten every covered parameter into one vector) or over each tensor (``"per_tensor"``).
     :meth:`loss`: ``mean(λ (F* + Ω*) (θ* − θ)²)`` over all covered values (``"l2"``) or with
     ``|θ* − θ|`` (``"abs"``); 0 before the first :meth:`end_stage`.
 
@@ -45,12 +54,17 @@ class ParameterImportance:
         distance (str): ``"l2"`` or ``"abs"``. (default: ``"l2"``)
         lam (float): λ. (default: ``1.0``)
         eps (float): ε of the RWalk form. (default: ``1e-20``)
+        normalise (str): ``"global"`` or ``"per_tensor"``. (default: ``"global"``)
     """
 
     def __init__(self, include: Sequence[str] = ("context", "relation_head"),
                  exclude: Sequence[str] = ("freq_bias",), alpha: float = 0.5,
                  importance: str = "rwalk", distance: str = "l2", lam: float = 1.0,
-                 eps: float = 1e-20):
+                 eps: float = 1e-20, normalise: str = "global"):
+        if normalise not in ("global", "per_tensor"):
+            raise ValueError(f"ParameterImportance: field 'normalise' must be 'global' or "
+                             f"'per_tensor', got {normalise!r}")
+        self.normalise = normalise
         if importance not in ("rwalk", "hml_code"):
             raise ValueError(f"ParameterImportance: field 'importance' "
                              f"must be 'rwalk' or 'hml_code', got {importance!r}")
@@ -114,11 +128,15 @@ class ParameterImportance:
         """Normalise F and Ω into F*, Ω*, snapshot θ*; restart F and Ω."""
         params = self.parameters(model)
         fs, os_, ts = {}, {}, {}
+        zero = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params.items()}
+        fisher = {n: self.fisher.get(n, zero[n]).to(p.device) for n, p in params.items()}
+        omega = {n: self.omega.get(n, zero[n]).to(p.device) for n, p in params.items()}
+        f_mean = o_mean = None
+        if self.normalise == "global" and params:
+            f_mean, o_mean = _log_mean(fisher.values()), _log_mean(omega.values())
         for n, p in params.items():
-            f = self.fisher.get(n, torch.zeros_like(p, dtype=torch.float32))
-            o = self.omega.get(n, torch.zeros_like(p, dtype=torch.float32))
-            fs[n] = _normalise(f.to(p.device))
-            o = _normalise(o.to(p.device))
+            fs[n] = _normalise(fisher[n], f_mean)
+            o = _normalise(omega[n], o_mean)
             if n in self.omega_star:
                 o = 0.5 * (o + self.omega_star[n].to(p.device))
             os_[n] = o

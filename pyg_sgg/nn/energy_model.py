@@ -52,6 +52,9 @@ class EnergyModel(torch.nn.Module):
         alpha (float, optional): EGNN node-to-node weight. (default: :obj:`0.5`)
         softmax_pooling (bool, optional): Softmax gates in the pooling instead of the paper's
             raw gates. (default: :obj:`False`)
+        image_graph (bool, optional): If set to :obj:`False`, the paper's ablation: no image
+            branch, :math:`E = \mathbf{w}^\top \mathrm{ReLU}(\mathbf{W}\mathbf{z}_{sg} +
+            \mathbf{b}) + c` (``x_img`` is ignored). (default: :obj:`True`)
 
     Shapes:
         - **input:** image-graph node features :math:`(N, F_{im})`, scene-graph node states
@@ -63,16 +66,21 @@ class EnergyModel(torch.nn.Module):
     def __init__(self, img_channels: int, node_channels: int, edge_channels: int,
                  hidden_channels: int = 512, pos_channels: int = 128,
                  num_img_layers: int = 3, num_sg_layers: int = 3, alpha: float = 0.5,
-                 softmax_pooling: bool = False):
+                 softmax_pooling: bool = False, image_graph: bool = True):
         super().__init__()
         self.img_channels = img_channels
         self.node_channels = node_channels
         self.edge_channels = edge_channels
         self.hidden_channels = hidden_channels
         self.pos_channels = pos_channels
+        self.image_graph = image_graph
         H = hidden_channels
 
-        self.img_embed = PygLinear(img_channels, H)
+        self.img_embed = self.img_gnn = self.img_pool = None
+        if image_graph:
+            self.img_embed = PygLinear(img_channels, H)
+            self.img_gnn = ImageGraphGGNN(H, num_layers=num_img_layers)
+            self.img_pool = GatedPooling(H, H, softmax=softmax_pooling)
         self.pos_embed = Sequential(
             Linear(BOX_GEOMETRY_DIM, 32),
             BatchNorm(32, momentum=0.001, allow_single_element=True),
@@ -80,24 +88,25 @@ class EnergyModel(torch.nn.Module):
         self.node_embed = PygLinear(
             -1 if node_channels < 0 else node_channels + pos_channels, H)
         self.edge_embed = PygLinear(edge_channels, H)
-        self.img_gnn = ImageGraphGGNN(H, num_layers=num_img_layers)
         self.sg_gnn = EdgeGNN(H, H, num_layers=num_sg_layers, alpha=alpha)
-        self.img_pool = GatedPooling(H, H, softmax=softmax_pooling)
         self.sg_pool = GatedPooling(H, H, edge_channels=H, softmax=softmax_pooling)
-        self.head = Sequential(Linear(2 * H, H), ReLU(), Linear(H, 1))
+        self.head = Sequential(Linear((2 if image_graph else 1) * H, H), ReLU(), Linear(H, 1))
 
         self.reset_parameters()
 
     def reset_parameters(self):
         for module in (self.img_embed, self.pos_embed, self.node_embed, self.edge_embed,
                        self.img_gnn, self.sg_gnn, self.img_pool, self.sg_pool, self.head):
-            reset(module)
+            if module is not None:
+                reset(module)
 
     def image_embedding(self, x_img: Tensor, edge_index: Tensor, batch: Tensor,
                         num_graphs: int) -> Tensor:
-        """``[B, H]`` pooled image-graph states :math:`\mathbf{z}_{im}`; they do not depend
-        on the scene-graph states, so a sampler moving those may compute them once and pass
-        them to :meth:`forward` as ``z_img``."""
+        """``[B, H]`` pooled image-graph states :math:`\mathbf{z}_{im}` (``[B, 0]`` without
+        the image graph); they do not depend on the scene-graph states, so a sampler moving
+        those may compute them once and pass them to :meth:`forward` as ``z_img``."""
+        if not self.image_graph:
+            return x_img.new_zeros(num_graphs, 0)
         h_img = self.img_gnn(self.img_embed(x_img), edge_index)
         return self.img_pool(h_img, batch, dim_size=num_graphs)
 
@@ -107,6 +116,8 @@ class EnergyModel(torch.nn.Module):
         N = x_sg.size(0)
         for name, t, width in (('x_img', x_img, self.img_channels),
                                ('x_sg', x_sg, self.node_channels), ('pos', pos, BOX_GEOMETRY_DIM)):
+            if name == 'x_img' and not self.image_graph:
+                continue
             if t.dim() != 2 or t.size(0) != N or (width > 0 and t.size(1) != width):
                 raise ValueError(f"EnergyModel: '{name}' must be [{N}, {width}], "
                                  f"got {list(t.shape)}")

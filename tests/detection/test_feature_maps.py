@@ -47,7 +47,7 @@ def test_extractors_reproduce_the_detector_box_head_batched(shapes, tmp_path, mi
     batch = collate_scene_graphs([data[i] for i in range(len(ds))])
     assert [tuple(m.shape[:2]) for m in batch.feature_maps] == [(6, 16)] * 2
     box, _ = det.relation_feature_extractors()
-    pooled, x, ref, alone = [], [], [], []
+    x, ref, alone = [], [], []
     for i in range(len(ds)):  # one image at a time: exactly the detector's features
         one = collate_scene_graphs([data[i]])
         b = SceneGraphModel.map_boxes(one, one.boxes, one.batch)

@@ -79,14 +79,14 @@ def test_the_check_imports_no_model_code():
 
 
 def test_every_shipped_config_passes_the_checks():
-    """The configs in detectron_configs/ load and name only valid choices (VG150.yaml points
-    at real VG files, which are not on this machine)."""
+    """The configs in detectron_configs/ load and name only valid choices (the VG150 mix-ins
+    point at real VG files, which are not on this machine)."""
     root = ROOT / "detectron_configs"
     configs = sorted(root.rglob("*.yaml"))
     assert len(configs) > 40
     for f in configs:
         cfg = get_cfg()
         cfg.merge_from_file(str(f))
-        if f.name == "VG150.yaml":
+        if f.name.startswith("VG150"):
             cfg.DATASETS.VG.ROOT = ""
         check_config(cfg)

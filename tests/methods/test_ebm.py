@@ -73,7 +73,8 @@ def test_config_and_registry():
     cfg = add_ebm_config(CN())
     assert cfg.EBM.SAMPLER.STEP_SIZE == 1.0 and cfg.EBM.SAMPLER.NUM_STEPS == 20
     assert cfg.EBM.SAMPLER.NOISE_STD == 0.001 and cfg.EBM.SAMPLER.GRAD_CLIP == 0.01
-    assert cfg.EBM.BASE_GRAD == 'minimize' and not cfg.EBM.INPLACE_FEATURE_NOISE
+    assert cfg.EBM.BASE_GRAD == 'as_coded' and not cfg.EBM.INPLACE_FEATURE_NOISE
+    assert cfg.EBM.IMAGE_GRAPH
     method = METHOD_REGISTRY.get('ebm').from_config(cfg)
     assert isinstance(method, EBM) and method.task == 'predcls'
     var = make_method(NOISE_AS_VARIANCE=True)
@@ -230,3 +231,19 @@ def test_sampling_reuses_image_embedding_without_changing_the_chain(task):
     if task != 'predcls':
         torch.testing.assert_close(moved.x_sg, nodes)
     assert moved.edge_attr.requires_grad  # the path to the base model is kept
+
+
+def test_without_image_graph_the_energy_ignores_the_image():
+    """The paper's ablation (EBM.IMAGE_GRAPH False): energy of the scene graph alone."""
+    torch.manual_seed(0)
+    model, method = TinyModel(), make_method('predcls', IMAGE_GRAPH=False)
+    method.setup(model, FakeTrainer())
+    assert method.energy_model.img_embed is None and method.energy_model.img_gnn is None
+    batch = make_batch()
+    out = model(batch)
+    g = method.positive_graph(batch, out)
+    e = method.energy(g)
+    torch.testing.assert_close(method.energy(g._replace(x_img=torch.randn_like(g.x_img))), e)
+    losses = method.loss(model, batch, out)
+    (losses['loss_energy'] + losses['loss_energy_reg']).backward()
+    assert out.rel_logits.grad.abs().sum() > 0  # still through the SGLD path

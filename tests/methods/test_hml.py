@@ -110,7 +110,9 @@ def test_stage1_losses_and_zero_at_start(tmp_path):
     trainer = _train(tmp_path / "a")
     m = trainer.method
     batch = trainer.collate_fn(toy_set(4, seed=9))
-    # a child equal to its parent: CR and MR are exactly 0
+    # a child equal to its parent: CR and MR are exactly 0 (parent in eval mode: the
+    # supplementary's form; the code's form keeps the parent's dropout on)
+    m.cr_code_form = False
     m._parent_state = None
     m._make_parent(trainer.model)
     m.importance.end_stage(trainer.model)
@@ -142,3 +144,55 @@ def test_config_and_composition():
     assert [c.tolist() for c in m2.stage_classes] == [c.tolist() for c in m.stage_classes]
     composed = build_method("hml+ce", cfg)  # the stages are HML's
     assert [s.max_iter for s in composed.stages(4)] == [4, 6, 12]
+
+
+class Spy(HML):
+    """Records the child, the parent and the optimiser state when stage 1 starts."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.seen = {}
+
+    def on_stage_start(self, stage, model, trainer):
+        super().on_stage_start(stage, model, trainer)
+        if self.stage_index == 1:
+            self.seen = {"child": {k: v.clone() for k, v in model.state_dict().items()},
+                         "parent": {k: v.clone() for k, v in self.parent.state_dict().items()},
+                         "optimizer_state": len(trainer.optimizers["model"].state)}
+
+
+def _spy(out, child_init):
+    cfg = cfg_for(out)
+    seed_all(cfg.SEED)
+    model = ToySGG()
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    method = Spy(predicate_counts=COUNTS, stage_sizes=[2], child_init=child_init)
+    Trainer(cfg, model, method, toy_set()).train()
+    return initial, method.seen
+
+
+def test_stage1_child_starts_from_the_initial_weights_not_the_parent(tmp_path):
+    initial, seen = _spy(tmp_path / "fresh", "fresh")
+    assert all(torch.equal(initial[k], v) for k, v in seen["child"].items())
+    assert any(not torch.equal(initial[k], v) for k, v in seen["parent"].items())
+    assert seen["optimizer_state"] == 0  # a fresh optimiser (momentum forgotten)
+    _, warm = _spy(tmp_path / "warm", "parent")
+    assert all(torch.equal(warm["parent"][k], v) for k, v in warm["child"].items())
+    assert warm["optimizer_state"] > 0
+
+
+def test_stage_data_keeps_the_images_with_the_stage_predicates():
+    from pyg_sgg.methods.stage_data import images_with_predicates
+    items = [Data(x=torch.zeros(2, 4), edge_label=torch.tensor(lab))
+             for lab in ([0, 2], [1, 0], [4, 4], [0, 0], [3, 2])]
+    assert images_with_predicates(items, [1, 3]).tolist() == [1, 4]
+    assert images_with_predicates(items, []).tolist() == []
+    m = HML(predicate_counts=COUNTS, stage_sizes=[2])  # stage 0 = {1, 3}
+    stage0, stage1 = m.stages(4)
+    sub = m.stage_dataset(stage0, items)
+    assert [int(d.edge_label.max()) for d in sub] == [1, 3]
+    assert len(m.stage_dataset(stage1, items)) == 4  # every image with a relation
+    new = HML(predicate_counts=COUNTS, stage_sizes=[2], stage_data="new_predicates")
+    assert len(new.stage_dataset(stage1, items)) == 3  # images with 2 or 4
+    assert HML(predicate_counts=COUNTS, stage_sizes=[2], stage_data="all").stage_dataset(
+        stage0, items) is items

@@ -112,3 +112,35 @@ def test_fused_gradient_equals_autograd(distance):
     pi.add_grad(params, grads)
     assert torch.allclose(value, ref.detach()) and value.grad_fn is None
     assert torch.allclose(model.context.theta.grad, want)
+
+
+class TwoTensors(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.context = torch.nn.Module()
+        self.context.a = torch.nn.Parameter(torch.zeros(2))
+        self.context.b = torch.nn.Parameter(torch.zeros(1))
+
+
+@pytest.mark.parametrize("normalise", ["global", "per_tensor"])
+def test_normalisation_over_all_covered_values_or_per_tensor(normalise):
+    model = TwoTensors()
+    pi = ParameterImportance(include=["context"], normalise=normalise)
+    pi.fisher = {"context.a": torch.tensor([1e-2, 1e-4]), "context.b": torch.tensor([1e-9])}
+    pi.omega = {"context.a": torch.tensor([10.0, 1000.0]), "context.b": torch.tensor([1.0])}
+    pi.end_stage(model)
+
+    def sig(x):
+        return 1 / (1 + math.exp(-x))
+    if normalise == "global":  # the authors: one flat vector, mean log10 = (-2 - 4 - 9) / 3
+        fa, fb = [sig(-2 + 5), sig(-4 + 5)], [sig(-9 + 5)]
+        oa, ob = [sig(1 - 4 / 3), sig(3 - 4 / 3)], [sig(0 - 4 / 3)]
+    else:
+        fa, fb = [sig(1), sig(-1)], [0.5]
+        oa, ob = [sig(-1), sig(1)], [0.5]
+    torch.testing.assert_close(pi.fisher_star["context.a"], torch.tensor(fa))
+    torch.testing.assert_close(pi.fisher_star["context.b"], torch.tensor(fb))
+    torch.testing.assert_close(pi.omega_star["context.a"], torch.tensor(oa))
+    torch.testing.assert_close(pi.omega_star["context.b"], torch.tensor(ob))
+    with pytest.raises(ValueError, match="normalise"):
+        ParameterImportance(normalise="bogus")
