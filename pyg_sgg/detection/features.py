@@ -14,7 +14,9 @@ local, ``all_pairs`` order), ``edge_attr [E, D_pair]``, ``det_logits [N, C + 1]`
 (``boxes``, ``labels``, ``det_scores``) and the ground truth is kept in ``gt_boxes``,
 ``gt_labels``, ``gt_triplets`` and ``num_gt``. In the ``trainable`` feature mode
 (``feature_maps=True``) the items carry the FPN maps (``feature_maps``, ``map_image_size``)
-instead of ``x`` / ``edge_attr``, and the vector cache skips the union boxes.
+instead of ``x`` / ``edge_attr``, and the vector cache skips the union boxes; in PredCls,
+where the relation model reads neither the detector's vectors nor its class logits, no
+vector cache is built and the items carry no ``det_logits``.
 """
 import hashlib
 import logging
@@ -231,7 +233,8 @@ class DetectorFeatureDataset(torch.utils.data.Dataset):
         feature_maps (bool): the ``trainable`` feature mode: attach the backbone's FPN maps
             (``feature_maps``: list of ``[C, H_l, W_l]``, ``map_image_size [1, 2]`` the
             resized ``(height, width)`` they belong to) instead of ``x`` / ``edge_attr``;
-            the relation model's own extractors pool them. (default: ``False``)
+            the relation model's own extractors pool them; in PredCls (without ``masks``)
+            nothing else of the detector is attached. (default: ``False``)
         map_cache (bool): read the maps from a
             :class:`~pyg_sgg.detection.feature_maps.FeatureMapCache` instead of running the
             backbone per item. (default: ``True``)
@@ -245,7 +248,9 @@ class DetectorFeatureDataset(torch.utils.data.Dataset):
         self.dataset, self.detector, self.mode, self.masks = dataset, detector, mode, masks
         self.with_maps = bool(feature_maps)
         self.cache = self.map_cache = None
-        if cache:
+        # trainable PredCls: the GT boxes and labels plus the maps are all the model reads
+        self.needs_detector_outputs = not (self.with_maps and mode == "predcls" and not masks)
+        if cache and self.needs_detector_outputs:
             self.cache = FeatureCache(detector, dataset, mode, masks=masks,
                                       pairs=not self.with_maps, **cache_kwargs).build()
         if self.with_maps and map_cache:
@@ -277,6 +282,11 @@ class DetectorFeatureDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> SceneGraph:
         g = self.dataset[i]
+        if not self.needs_detector_outputs:
+            g.edge_index = all_pairs(torch.tensor([g.boxes.size(0)]))
+            for k, v in self._visual(i, None).items():
+                g[k] = v
+            return g
         f = self.features(i)
         n = f.boxes.size(0)
         pairs = all_pairs(torch.tensor([n]))

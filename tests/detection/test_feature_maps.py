@@ -86,6 +86,25 @@ def test_map_cache_reads_what_the_backbone_computes(shapes, tmp_path, dtype):
                for a, b in zip(cached.feature_maps, live.feature_maps))
 
 
+def test_trainable_predcls_builds_no_vector_cache(shapes, tmp_path):
+    """PredCls reads GT boxes / labels and the maps only: no vector cache, no det_logits."""
+    ds = shapes(2, 4, seed=6)
+    det = TorchvisionDetector(tiny_model())
+    data = DetectorFeatureDataset(ds, det, "predcls", feature_maps=True, root=tmp_path,
+                                  progress=False)
+    assert data.cache is None and data.map_cache is not None
+    assert not list(tmp_path.rglob("gt-*"))  # no vector-cache entry on disk
+    item, g = data[1], ds[1]
+    assert "det_logits" not in item and "x" not in item
+    assert torch.equal(item.boxes, g.boxes) and torch.equal(item.labels, g.labels)
+    n = g.boxes.size(0)
+    assert item.edge_index.size(1) == n * (n - 1)
+    assert len(item.feature_maps) == len(det.map_names)
+    sgcls = DetectorFeatureDataset(ds, det, "sgcls", feature_maps=True, root=tmp_path,
+                                   progress=False)
+    assert sgcls.cache is not None and "det_logits" in sgcls[1]
+
+
 def test_map_cache_invalidated_by_weights(shapes, tmp_path):
     ds = shapes(2, 4, seed=4)
     model = tiny_model()
