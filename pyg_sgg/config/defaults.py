@@ -63,6 +63,10 @@ _C.DATASETS.VG.FILTER_NON_OVERLAP = True
 _C.DATASETS.VG.BOX_SCALE = 1024
 # Use only the first N images of each split (-1 = all); for quick runs.
 _C.DATASETS.VG.NUM_IMAGES = -1
+# Train on a random fraction of the training images (after the val images are taken), drawn
+# with TRAIN_SUBSET_SEED, the same for every method and SEED: data-efficiency studies.
+_C.DATASETS.VG.TRAIN_FRACTION = 1.0
+_C.DATASETS.VG.TRAIN_SUBSET_SEED = 0
 # COCO-format instance masks (Seg-SG's mask source). Relative paths are relative to ROOT.
 _C.DATASETS.COCO = CN()
 # Folder; "" = the SynthCOCO part of the embedded dataset.

@@ -116,6 +116,11 @@ class VGDataset(torch.utils.data.Dataset):
         filter_non_overlap (bool): train: keep overlapping relations only. (default: True)
         box_scale (int): which ``boxes_<scale>`` to read. (default: 1024)
         num_images (int): keep the first ``num_images`` of the split (-1: all).
+        train_fraction (float): train: keep a random ``train_fraction`` of the images (at
+            least one), drawn with ``subset_seed`` and kept in file order, for
+            data-efficiency studies; other splits ignore it. (default: 1.0)
+        subset_seed (int): seed of that draw (the same subset for every method and training
+            seed). (default: 0)
         check_images (bool): check every image file exists at construction.
             (default: False: checked when loaded)
     """
@@ -126,7 +131,12 @@ class VGDataset(torch.utils.data.Dataset):
                  image_dir: Optional[PathLike] = None, num_val_images: int = 5000,
                  filter_empty_rels: bool = True, filter_duplicate_rels: bool = True,
                  filter_non_overlap: bool = True, box_scale: int = 1024,
-                 num_images: int = -1, check_images: bool = False):
+                 num_images: int = -1, check_images: bool = False,
+                 train_fraction: float = 1.0, subset_seed: int = 0):
+        if not 0.0 < float(train_fraction) <= 1.0:
+            raise ValueError(f"VGDataset: train_fraction must be in (0, 1], "
+                             f"got {train_fraction!r}")
+        self.train_fraction, self.subset_seed = float(train_fraction), int(subset_seed)
         if split not in ("train", "val", "test"):
             raise ValueError(f"VGDataset: split must be 'train', 'val' or 'test', got {split!r}")
         if root is None and None in (h5_file, dicts_file, image_data_file):
@@ -246,6 +256,10 @@ class VGDataset(torch.utils.data.Dataset):
                 index = index[:num_val_images]
             elif self.split == "train":
                 index = index[num_val_images:]
+        if self.split == "train" and self.train_fraction < 1.0 and len(index):
+            k = max(1, int(round(self.train_fraction * len(index))))
+            pick = np.random.default_rng(self.subset_seed).choice(len(index), k, replace=False)
+            index = index[np.sort(pick)]
 
         # SGB's cx,cy,w,h -> xyxy, in the array's own dtype
         boxes = boxes.copy()

@@ -81,7 +81,8 @@ def build_vg_splits(cfg) -> Dict[str, Any]:
             filter_empty_rels=vg.FILTER_EMPTY_RELS,
             filter_duplicate_rels=vg.FILTER_DUPLICATE_RELS,
             filter_non_overlap=filter_non_overlap, box_scale=vg.BOX_SCALE,
-            num_images=vg.NUM_IMAGES)
+            num_images=vg.NUM_IMAGES, train_fraction=vg.TRAIN_FRACTION,
+            subset_seed=vg.TRAIN_SUBSET_SEED)
     return out
 
 

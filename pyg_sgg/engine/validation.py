@@ -71,6 +71,9 @@ def check_config(cfg, job: str = "sgg") -> None:
         _choice(f"{node}.LR_SCHEDULER_NAME", solver.LR_SCHEDULER_NAME, LR_SCHEDULERS,
                 lower=False)
     _choice("EBM.BASE_GRAD", cfg.EBM.BASE_GRAD, BASE_GRAD_MODES, lower=False)
+    if not 0.0 < float(cfg.DATASETS.VG.TRAIN_FRACTION) <= 1.0:
+        raise ConfigError(f"config key DATASETS.VG.TRAIN_FRACTION: must be in (0, 1], got "
+                          f"{cfg.DATASETS.VG.TRAIN_FRACTION}")
     _choice("HML.SPLIT", cfg.HML.SPLIT, ("frequency", "cluster"), lower=False)
     _choice("HML.CLASS_WEIGHT", cfg.HML.CLASS_WEIGHT, CLASS_WEIGHTS, lower=False)
     _choice("HML.CHILD_INIT", cfg.HML.CHILD_INIT, CHILD_INITS, lower=False)

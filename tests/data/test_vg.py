@@ -74,6 +74,21 @@ def test_val_split_and_filters(vg_root):
     assert VGDataset(vg_root, "test", filter_empty_rels=False).image_ids.tolist() == [6, 7]
 
 
+def test_train_fraction_is_a_seeded_subset_of_train_only(vg_root):
+    kw = dict(num_val_images=0, filter_empty_rels=False, filter_non_overlap=False)
+    full = VGDataset(vg_root, "train", **kw).image_ids.tolist()  # [1, 2, 3, 4]
+    half = VGDataset(vg_root, "train", train_fraction=0.5, **kw).image_ids.tolist()
+    assert len(half) == 2 and set(half) <= set(full) and half == sorted(half)
+    assert VGDataset(vg_root, "train", train_fraction=0.5, **kw).image_ids.tolist() == half
+    others = {tuple(VGDataset(vg_root, "train", train_fraction=0.5, subset_seed=s,
+                              **kw).image_ids.tolist()) for s in range(8)}
+    assert len(others) > 1  # the seed chooses the subset
+    assert len(VGDataset(vg_root, "train", train_fraction=0.01, **kw)) == 1  # at least one
+    assert VGDataset(vg_root, "test", train_fraction=0.5).image_ids.tolist() == [6]
+    with pytest.raises(ValueError, match="train_fraction"):
+        VGDataset(vg_root, "train", train_fraction=0.0)
+
+
 def test_duplicate_predicates_sampled_in_train(vg_root):
     ds = VGDataset(vg_root, "train", num_val_images=0)
     ds.generator = torch.Generator().manual_seed(0)
