@@ -39,7 +39,7 @@ def check_config(cfg, job: str = "sgg") -> None:
     from ..methods.ebm_config import BASE_GRAD_MODES
     from ..methods.hml_config import CHILD_INITS, CLASS_WEIGHTS, MR_NORMALISE, STAGE_DATA
     from ..methods.registry import METHOD_REGISTRY
-    from ..models.config import FEATURE_MODES
+    from ..models.config import EFFECT_TYPES, FEATURE_MODES, PREDICTORS
     from ..nn.context.registry import CONTEXT_REGISTRY
     from .solver import LR_SCHEDULERS, OPTIMIZERS
 
@@ -59,6 +59,13 @@ def check_config(cfg, job: str = "sgg") -> None:
     _choice("MODEL.SGG.WORD_EMBEDDINGS", cfg.MODEL.SGG.WORD_EMBEDDINGS,
             ("auto", "glove", "minilm", "random"))
     _choice("MODEL.SGG.FEATURES", cfg.MODEL.SGG.FEATURES, FEATURE_MODES)
+    _choice("MODEL.SGG.PREDICTOR", cfg.MODEL.SGG.PREDICTOR, PREDICTORS)
+    _choice("MODEL.SGG.EFFECT_TYPE", cfg.MODEL.SGG.EFFECT_TYPE, EFFECT_TYPES)
+    if cfg.MODEL.SGG.EFFECT_TYPE.lower() == "tde" and (
+            cfg.MODEL.SGG.PREDICTOR.lower() != "causal"
+            or cfg.MODEL.SGG.CONTEXT.lower() != "vctree"):
+        raise ConfigError("config key MODEL.SGG.EFFECT_TYPE: 'TDE' needs MODEL.SGG.PREDICTOR "
+                          "causal and MODEL.SGG.CONTEXT vctree")
     _choice("DETECTOR.NAME", cfg.DETECTOR.NAME, BACKENDS)
     if (job == "sgg" and cfg.MODEL.SGG.FEATURES.lower() == "trainable"
             and cfg.DETECTOR.NAME.lower() == "detectron2"):

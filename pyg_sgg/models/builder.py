@@ -27,7 +27,8 @@ def context_options(name: str, *, embed_dim: int = 200, dropout: float = 0.1,
                     edge_channels: Optional[int] = None, num_obj_layers: int = 1,
                     num_edge_layers: int = 1, order: str = "leftright",
                     num_iterations: int = 3, aggr: str = "mean",
-                    heads: int = 8, nms_threshold: float = 0.0) -> Dict:
+                    heads: int = 8, nms_threshold: float = 0.0,
+                    track_untreated: bool = False) -> Dict:
     """The constructor options of the built-in encoder ``name``, picked from these settings
     (a user-registered encoder gets ``dropout`` only; pass its own options to
     :meth:`SceneGraphModel.build` directly)."""
@@ -41,6 +42,8 @@ def context_options(name: str, *, embed_dim: int = 200, dropout: float = 0.1,
     elif name == "transformer":
         out.update(num_obj_layers=num_obj_layers, num_edge_layers=num_edge_layers,
                    heads=heads)
+    if name == "vctree" and track_untreated:  # the causal predictor's TDE
+        out.update(track_untreated=True)
     elif name == "imp":
         out.update(num_iterations=num_iterations, aggr=aggr, edge_channels=edge_channels)
     return out
@@ -51,11 +54,13 @@ def build_encoder_and_head(*, context: str, num_classes: int, num_predicates: in
                            pooling_dim: int = 512, dropout: float = 0.1,
                            use_freq_bias: bool = True, pred_dist: Optional[Tensor] = None,
                            use_union_features: bool = True, use_pair_geometry: bool = True,
-                           context_options: Optional[Dict] = None
-                           ) -> Tuple[Optional[torch.nn.Module], RelationHead]:
+                           context_options: Optional[Dict] = None, predictor: str = "default"
+                           ) -> Tuple[Optional[torch.nn.Module], torch.nn.Module]:
     """The encoder ``context`` (``"none"``: ``None``, the frequency-bias baseline) built with
-    ``context_options`` as they are, and a :class:`~pyg_sgg.nn.RelationHead` sized by the
-    encoder's declared widths."""
+    ``context_options`` as they are, and the relation head sized by the encoder's declared
+    widths: :class:`~pyg_sgg.nn.RelationHead` (``predictor="default"``) or SGB's
+    :class:`~pyg_sgg.nn.causal_relation_head.CausalRelationHead` (``"causal"``; needs an
+    encoder and union features)."""
     encoder = build_context(context, feature_dim, hidden_dim, num_classes,
                             **(context_options or {}))
     if encoder is None:
@@ -63,6 +68,13 @@ def build_encoder_and_head(*, context: str, num_classes: int, num_predicates: in
         use_union_features = use_pair_geometry = False  # pure frequency baseline
     else:
         node_channels, edge_state_channels = encoder.out_channels, encoder.edge_out_channels
+    if predictor == "causal":
+        if encoder is None or not (use_union_features and pair_feature_dim):
+            raise ValueError("build_encoder_and_head: the causal predictor needs a context "
+                             "encoder and union features (MODEL.SGG.USE_UNION_FEATURES)")
+        from ..nn.causal_relation_head import CausalRelationHead
+        return encoder, CausalRelationHead(node_channels, num_predicates, num_classes,
+                                           pair_feature_dim, pooling_dim, pred_dist)
     head = RelationHead(
         node_channels, num_predicates, num_classes, hidden_channels=pooling_dim,
         edge_channels=pair_feature_dim if use_union_features and pair_feature_dim else None,
@@ -151,7 +163,9 @@ def build_kwargs_from_config(cfg, statistics: Optional[dict] = None, *,
             num_edge_layers=transformer.EDGE_LAYERS if is_tf else c.EDGE_LAYERS,
             order=c.OBJ_ORDER, num_iterations=c.IMP.NUM_ITER, aggr=c.IMP.AGGR,
             heads=transformer.NUM_HEADS,
-            nms_threshold=c.LATER_NMS_THRESHOLD if mode == "sgdet" else 0.0),
+            nms_threshold=c.LATER_NMS_THRESHOLD if mode == "sgdet" else 0.0,
+            track_untreated=c.PREDICTOR.lower() == "causal"),
+        predictor=c.PREDICTOR.lower(), effect_type=c.EFFECT_TYPE.lower(),
         freq_bias_soft=c.FREQ_BIAS_SOFT, pairs_per_image=c.PAIRS_PER_IMAGE,
         positive_fraction=c.POSITIVE_FRACTION, require_overlap=c.REQUIRE_OVERLAP,
         sgdet_iou_threshold=c.SGDET_IOU_THRESHOLD, later_nms_threshold=c.LATER_NMS_THRESHOLD,

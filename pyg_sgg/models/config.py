@@ -5,6 +5,9 @@ The task (predcls / sgcls / sgdet) is the global ``cfg.SGG.TASK``.
 
 #: ``MODEL.SGG.FEATURES`` choices.
 FEATURE_MODES = ("trainable", "frozen")
+#: ``MODEL.SGG.PREDICTOR`` and ``MODEL.SGG.EFFECT_TYPE`` choices.
+PREDICTORS = ("default", "causal")
+EFFECT_TYPES = ("none", "tde")
 
 
 def add_sgg_model_config(cfg):
@@ -26,6 +29,13 @@ def add_sgg_model_config(cfg):
     _C.DROPOUT = 0.1
     # Add log p(predicate | subject class, object class) from the training statistics.
     _C.USE_FREQ_BIAS = True
+    # Relation predictor: "default" (the RelationHead: context x union x geometry + bias) or
+    # "causal" (SGB's CausalAnalysisPredictor, 'sum' fusion of visual, context and frequency
+    # branches with their auxiliary losses; Tang et al. 2020).
+    _C.PREDICTOR = "default"
+    # Causal predictor at test: "none" (the factual logits) or "TDE" (total direct effect:
+    # minus the logits of the context computed from the averaged encoder input; VCTree).
+    _C.EFFECT_TYPE = "none"
     # SGCls / SGDet: look the bias up with the predicted class distributions (expectation)
     # instead of the predicted labels (SGB uses the labels).
     _C.FREQ_BIAS_SOFT = False

@@ -26,6 +26,8 @@ def sgg_task_loss(batch, outputs) -> Dict[str, Tensor]:
       ``outputs.extras["obj_target"]`` (GT labels in SGCls, IoU-matched labels in SGDet);
       0 when the model sets no target (PredCls).
     * ``loss_tree``: VCTree's tree-score BCE, when the encoder produced one.
+    * ``loss_aux_vis`` / ``loss_aux_ctx`` / ``loss_aux_frq``: the causal predictor's branches
+      alone against ``edge_label`` (SGB's ``auxiliary_*``), when the model produced them.
     """
     if "edge_label" not in batch:
         raise ValueError("sgg_task_loss: batch lacks field 'edge_label' "
@@ -39,6 +41,8 @@ def sgg_task_loss(batch, outputs) -> Dict[str, Tensor]:
     losses = {"loss_rel": loss_rel, "loss_obj": loss_obj}
     if "loss_tree" in outputs.extras:  # VCTree's auxiliary tree-score loss
         losses["loss_tree"] = outputs.extras["loss_tree"]
+    for name, logits in outputs.extras.get("aux_rel_logits", {}).items():
+        losses[f"loss_aux_{name}"] = _ce(logits, batch.edge_label.long())
     return losses
 
 

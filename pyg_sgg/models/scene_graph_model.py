@@ -66,6 +66,11 @@ class SceneGraphModel(torch.nn.Module):
             read from ``batch.x``. (default: :obj:`None`)
         union_extractor (UnionFeatureExtractor, optional): likewise ``edge_attr`` for the
             scored pairs (only with ``box_extractor``). (default: :obj:`None`)
+        effect_type (str): with a
+            :class:`~pyg_sgg.nn.causal_relation_head.CausalRelationHead`, ``"tde"`` scores
+            the test pairs by the total direct effect of the context (the encoder runs a
+            second time on its averaged input; VCTree), ``"none"`` by the factual logits.
+            Training adds the head's auxiliary branch losses either way. (default: ``"none"``)
     """
 
     def __init__(self, *, mode: str, context: Optional[torch.nn.Module],
@@ -74,8 +79,20 @@ class SceneGraphModel(torch.nn.Module):
                  positive_fraction: float = 0.25, require_overlap: bool = True,
                  sgdet_iou_threshold: float = 0.5, later_nms_threshold: float = 0.3,
                  box_extractor: Optional[torch.nn.Module] = None,
-                 union_extractor: Optional[torch.nn.Module] = None):
+                 union_extractor: Optional[torch.nn.Module] = None,
+                 effect_type: str = "none"):
         super().__init__()
+        from ..nn.causal_relation_head import CausalRelationHead
+        self.causal = isinstance(relation_head, CausalRelationHead)
+        if effect_type not in ("none", "tde"):
+            raise ValueError(f"SceneGraphModel: effect_type must be 'none' or 'tde', "
+                             f"got {effect_type!r}")
+        if effect_type == "tde" and not (self.causal and getattr(context, "track_untreated",
+                                                                  False)):
+            raise ValueError("SceneGraphModel: effect_type 'tde' needs the causal predictor "
+                             "(MODEL.SGG.PREDICTOR causal) and an encoder that tracks its "
+                             "untreated input (MODEL.SGG.CONTEXT vctree)")
+        self.effect_type = effect_type
         if union_extractor is not None and box_extractor is None:
             raise ValueError("SceneGraphModel: a union_extractor needs a box_extractor")
         if mode not in MODES:
@@ -101,7 +118,7 @@ class SceneGraphModel(torch.nn.Module):
               pooling_dim: int = 512, dropout: float = 0.1, use_freq_bias: bool = True,
               pred_dist: Optional[Tensor] = None, use_union_features: bool = True,
               use_pair_geometry: bool = True, context_options: Optional[Dict] = None,
-              **model_kwargs) -> "SceneGraphModel":
+              predictor: str = "default", **model_kwargs) -> "SceneGraphModel":
         """Assemble from plain arguments: the encoder ``context`` with ``context_options``
         (:func:`~pyg_sgg.models.builder.context_options` names the built-in ones) and a
         relation head sized by its declared widths
@@ -112,7 +129,8 @@ class SceneGraphModel(torch.nn.Module):
             feature_dim=feature_dim, pair_feature_dim=pair_feature_dim, hidden_dim=hidden_dim,
             pooling_dim=pooling_dim, dropout=dropout, use_freq_bias=use_freq_bias,
             pred_dist=pred_dist, use_union_features=use_union_features,
-            use_pair_geometry=use_pair_geometry, context_options=context_options)
+            use_pair_geometry=use_pair_geometry, context_options=context_options,
+            predictor=predictor)
         return cls(mode=mode, context=encoder, relation_head=head, num_classes=num_classes,
                    **model_kwargs)
 
@@ -231,11 +249,23 @@ class SceneGraphModel(torch.nn.Module):
             bias_labels, bias_dist = (None, probs) if self.freq_bias_soft else (obj_labels, None)
 
         node_states = ctx.node_states if ctx is not None else x.new_zeros(num_nodes, 0)
-        rel_logits = self.relation_head(
-            node_states, edge_index, edge_attr=edge_attr, pos=pos, obj_labels=bias_labels,
-            obj_dist=bias_dist, edge_states=ctx.edge_states if ctx is not None else None)
-
         extras = {}
+        if self.causal:
+            branches = self.relation_head.branches(node_states, edge_index, edge_attr,
+                                                   bias_labels, bias_dist)
+            rel_logits = branches.vis + branches.ctx + branches.frq
+            if self.training:  # SGB's auxiliary_vis / ctx / frq
+                extras["aux_rel_logits"] = branches._asdict()
+            elif self.effect_type == "tde":
+                untreated = self.context(x, pos, obj_dist, edge_index, node_graph,
+                                         obj_labels=enc_labels, average_edge_input=True)
+                rel_logits = self.relation_head.tde(node_states, untreated.node_states,
+                                                    edge_index)
+        else:
+            rel_logits = self.relation_head(
+                node_states, edge_index, edge_attr=edge_attr, pos=pos, obj_labels=bias_labels,
+                obj_dist=bias_dist, edge_states=ctx.edge_states if ctx is not None else None)
+
         if self.training and ctx is not None and ctx.pair_scores is not None:
             # VCTree's supervised tree scores: related pairs = positive candidate pairs
             # (IoU-matched in SGDet), else the annotated ones.

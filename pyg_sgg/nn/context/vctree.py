@@ -65,6 +65,10 @@ class VCTreeContext(ContextEncoder, torch.nn.Module):
         score_channels (int): width of the pair-score network. (default: ``128``)
         class_embeddings (Tensor, optional): ``[C + 1, embed_dim]`` initial class
             embeddings; random if :obj:`None`. (default: :obj:`None`)
+        track_untreated (bool): keep SGB's moving average (ratio 0.0005, updated in
+            training) of the edge-context input ``[E_2[c] || x]``, the "untreated" input of
+            the TDE counterfactual: ``forward(..., average_edge_input=True)`` in eval mode
+            replaces that part of every node's edge input by it. (default: :obj:`False`)
 
     Shapes:
         - **input:** node features :math:`(N, D)`, ``pos`` :math:`(N, 9)`, ``obj_dist``
@@ -77,7 +81,8 @@ class VCTreeContext(ContextEncoder, torch.nn.Module):
 
     def __init__(self, in_channels: int, hidden_channels: int, num_classes: int,
                  embed_dim: int = 200, dropout: float = 0.2, pos_channels: int = 128,
-                 score_channels: int = 128, class_embeddings: Optional[Tensor] = None):
+                 score_channels: int = 128, class_embeddings: Optional[Tensor] = None,
+                 track_untreated: bool = False):
         super().__init__()
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
@@ -102,6 +107,10 @@ class VCTreeContext(ContextEncoder, torch.nn.Module):
         self.obj_out = torch.nn.Linear(H, num_classes)
         self.edge_tree = BiTreeLSTM(embed_dim + H + in_channels, H)
         self.edge_lin = torch.nn.Linear(2 * H, H)
+        self.track_untreated = track_untreated
+        self.average_ratio = 0.0005  # SGB
+        if track_untreated:
+            self.register_buffer("untreated_edge_input", torch.zeros(embed_dim + in_channels))
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -112,8 +121,11 @@ class VCTreeContext(ContextEncoder, torch.nn.Module):
 
     def forward(self, x: Tensor, pos: Tensor, obj_dist: Tensor,
                 edge_index: OptTensor = None, batch: OptTensor = None,
-                obj_labels: OptTensor = None, edge_attr: OptTensor = None) -> ContextOutput:
+                obj_labels: OptTensor = None, edge_attr: OptTensor = None,
+                average_edge_input: bool = False) -> ContextOutput:
         self.check_inputs(x, pos, obj_dist, obj_labels)
+        if average_edge_input and not self.track_untreated:
+            raise ValueError("VCTreeContext: average_edge_input needs track_untreated=True")
         num_nodes = x.size(0)
         if batch is None:
             batch = x.new_zeros(num_nodes, dtype=torch.long)
@@ -156,7 +168,15 @@ class VCTreeContext(ContextEncoder, torch.nn.Module):
             else:
                 labels = obj_logits[:, 1:].argmax(dim=-1) + 1
 
-        edge_in = torch.cat([self.edge_embed(labels), obj_ctx, x], dim=-1)
+        factual = torch.cat([self.edge_embed(labels), x], dim=-1)
+        if self.track_untreated and self.training:
+            with torch.no_grad():
+                r = self.average_ratio
+                self.untreated_edge_input.mul_(1 - r).add_(r * factual.detach().mean(0))
+        if average_edge_input and not self.training:
+            factual = self.untreated_edge_input.view(1, -1).expand(num_nodes, -1)
+        E = self.embed_dim
+        edge_in = torch.cat([factual[:, :E], obj_ctx, factual[:, E:]], dim=-1)
         edge_ctx = self.edge_tree(F.dropout(edge_in, self.dropout, self.training), left,
                                   right)
         return ContextOutput(self.edge_lin(edge_ctx), obj_logits, None, scores)
