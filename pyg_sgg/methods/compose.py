@@ -16,7 +16,9 @@ class ComposedMethod(Method):
       (e.g. both their own version of the task loss ``loss_rel``), the first one's is kept,
       so ``"hml+ebm"`` uses HML's re-weighted task loss plus EBM's energy loss;
     * hooks: every method's, in order;
-    * stages: those of the first method that defines several (else one ``"main"``);
+    * stages: those of the first method that defines several (else one ``"main"``); a
+      stage's training data: each method's ``stage_dataset`` in turn (HML's per-stage
+      images);
     * modules / state: every method's, under ``"<method name>."`` prefixes.
     """
 
@@ -44,6 +46,12 @@ class ComposedMethod(Method):
     def on_stage_end(self, stage, model, trainer) -> None:
         for m in self.methods:
             m.on_stage_end(stage, model, trainer)
+
+    def stage_dataset(self, stage, dataset):
+        for m in self.methods:
+            if hasattr(m, "stage_dataset"):
+                dataset = m.stage_dataset(stage, dataset)
+        return dataset
 
     def loss(self, model, batch, outputs) -> Dict[str, Tensor]:
         out: Dict[str, Tensor] = {}

@@ -144,6 +144,13 @@ def test_config_and_composition():
     assert [c.tolist() for c in m2.stage_classes] == [c.tolist() for c in m.stage_classes]
     composed = build_method("hml+ce", cfg)  # the stages are HML's
     assert [s.max_iter for s in composed.stages(4)] == [4, 6, 12]
+    items = [Data(x=torch.zeros(2, 4), edge_label=torch.tensor(lab))
+             for lab in ([0, 2], [1, 0], [4, 4], [0, 0], [3, 2])]
+    hml_part = composed.methods[0]
+    hml_part.build(COUNTS)
+    stage0 = composed.stages(4)[0]
+    assert [int(d.edge_label.max()) for d in composed.stage_dataset(stage0, items)] == \
+        [int(d.edge_label.max()) for d in hml_part.stage_dataset(stage0, items)]
 
 
 class Spy(HML):
