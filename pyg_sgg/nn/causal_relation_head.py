@@ -99,7 +99,7 @@ class CausalRelationHead(torch.nn.Module):
                               self.context_logits(node_states, edge_index), frq)
 
     def forward(self, node_states: Tensor, edge_index: Tensor, edge_attr: OptTensor = None,
-                obj_labels: OptTensor = None, obj_dist: OptTensor = None, **_) -> Tensor:
+                obj_labels: OptTensor = None, obj_dist: OptTensor = None) -> Tensor:
         b = self.branches(node_states, edge_index, edge_attr, obj_labels, obj_dist)
         return b.vis + b.ctx + b.frq
 
