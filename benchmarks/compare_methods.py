@@ -39,8 +39,10 @@ def expand_columns(names, ks=(20, 50, 100)):
 
 def run_command(encoder, task, method, seed, max_iter, out_dir, overrides=()):
     base = "motifs" if encoder == "none" else encoder
-    cmd = [sys.executable, "train.py", "--method", method, "--config-file",
-           f"detectron_configs/{base}/{task}_{method.split('+')[0]}.yaml",
+    leaf = f"detectron_configs/{base}/{task}_{method.split('+')[0]}.yaml"
+    if not (ROOT / leaf).is_file():  # plug-in loss methods: the CE leaf, --method sets them
+        leaf = f"detectron_configs/{base}/{task}_ce.yaml"
+    cmd = [sys.executable, "train.py", "--method", method, "--config-file", leaf,
            "SOLVER.MAX_ITER", str(max_iter), "SEED", str(seed), "OUTPUT_DIR", str(out_dir)]
     if encoder == "none":
         cmd += ["MODEL.SGG.CONTEXT", "none"]

@@ -205,6 +205,7 @@ EXTENSIONS = (
     ("pyg_sgg.detection.config", "add_detector_config"),
     ("pyg_sgg.methods.ebm_config", "add_ebm_config"),
     ("pyg_sgg.methods.hml_config", "add_hml_config"),
+    ("pyg_sgg.methods.plugin_loss_config", "add_plugin_loss_config"),
 )
 
 

@@ -38,6 +38,7 @@ def check_config(cfg, job: str = "sgg") -> None:
     from ..detection.config import BACKBONES, BACKENDS
     from ..methods.ebm_config import BASE_GRAD_MODES
     from ..methods.hml_config import CHILD_INITS, CLASS_WEIGHTS, MR_NORMALISE, STAGE_DATA
+    from ..methods.plugin_loss_config import BAIKAL_FORMS, BAIKAL_REL_ROWS
     from ..methods.registry import METHOD_REGISTRY
     from ..models.config import EFFECT_TYPES, FEATURE_MODES, PREDICTORS
     from ..nn.context.registry import CONTEXT_REGISTRY
@@ -81,6 +82,11 @@ def check_config(cfg, job: str = "sgg") -> None:
     if not 0.0 < float(cfg.DATASETS.VG.TRAIN_FRACTION) <= 1.0:
         raise ConfigError(f"config key DATASETS.VG.TRAIN_FRACTION: must be in (0, 1], got "
                           f"{cfg.DATASETS.VG.TRAIN_FRACTION}")
+    _choice("BAIKAL.FORM", cfg.BAIKAL.FORM, BAIKAL_FORMS, lower=False)
+    _choice("BAIKAL.REL_ROWS", cfg.BAIKAL.REL_ROWS, BAIKAL_REL_ROWS, lower=False)
+    if len(cfg.GCL.WEIGHTS) != 3:
+        raise ConfigError(f"config key GCL.WEIGHTS: 3 weights (agnostic, entity, predicate) "
+                          f"expected, got {list(cfg.GCL.WEIGHTS)}")
     _choice("HML.SPLIT", cfg.HML.SPLIT, ("frequency", "cluster"), lower=False)
     _choice("HML.CLASS_WEIGHT", cfg.HML.CLASS_WEIGHT, CLASS_WEIGHTS, lower=False)
     _choice("HML.CHILD_INIT", cfg.HML.CHILD_INIT, CHILD_INITS, lower=False)

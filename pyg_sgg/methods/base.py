@@ -46,6 +46,9 @@ class Method:
     """
 
     name = "base"
+    #: True for a method whose contribution is extra terms on top of the task loss (``gcl``,
+    #: ``disc``): composed with another method, the other's task loss keys win.
+    auxiliary = False
 
     def setup(self, model: torch.nn.Module, trainer: Any) -> None:
         pass

@@ -14,7 +14,9 @@ class ComposedMethod(Method):
 
     * losses: the union of every method's loss dict; when two methods return the same key
       (e.g. both their own version of the task loss ``loss_rel``), the first one's is kept,
-      so ``"hml+ebm"`` uses HML's re-weighted task loss plus EBM's energy loss;
+      so ``"hml+ebm"`` uses HML's re-weighted task loss plus EBM's energy loss; auxiliary
+      methods (``Method.auxiliary``: ``gcl``, ``disc``) come after the others here, so
+      ``"gcl+hml"`` is HML's task loss plus the contrastive terms;
     * hooks: every method's, in order;
     * stages: those of the first method that defines several (else one ``"main"``); a
       stage's training data: each method's ``stage_dataset`` in turn (HML's per-stage
@@ -55,7 +57,7 @@ class ComposedMethod(Method):
 
     def loss(self, model, batch, outputs) -> Dict[str, Tensor]:
         out: Dict[str, Tensor] = {}
-        for m in self.methods:
+        for m in sorted(self.methods, key=lambda m: m.auxiliary):  # stable
             for k, v in m.loss(model, batch, outputs).items():
                 out.setdefault(k, v)
         return out

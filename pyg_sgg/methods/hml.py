@@ -22,11 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import METHOD_REGISTRY, Method, Stage
-from .hml_config import CHILD_INITS, STAGE_DATA, add_hml_config
 from ..models.losses import sgg_task_loss
+from .base import METHOD_REGISTRY, Method, Stage
 from .class_weights import authors_stage_weights, stage_class_weights
 from .concept_reconstruction import cr_loss, misalign_background
+from .hml_config import CHILD_INITS, STAGE_DATA, add_hml_config
 from .parameter_importance import ParameterImportance
 from .predicate_hierarchy import predicate_stages
 from .stage_data import images_with_predicates

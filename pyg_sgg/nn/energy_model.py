@@ -102,7 +102,7 @@ class EnergyModel(torch.nn.Module):
 
     def image_embedding(self, x_img: Tensor, edge_index: Tensor, batch: Tensor,
                         num_graphs: int) -> Tensor:
-        """``[B, H]`` pooled image-graph states :math:`\mathbf{z}_{im}` (``[B, 0]`` without
+        r"""``[B, H]`` pooled image-graph states :math:`\mathbf{z}_{im}` (``[B, 0]`` without
         the image graph); they do not depend on the scene-graph states, so a sampler moving
         those may compute them once and pass them to :meth:`forward` as ``z_img``."""
         if not self.image_graph:

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("argv,line", [
     (["--method", "foo"], "config key SGG.METHOD (--method): 'foo' is not a training method; "
-                          "choose from ['ce', 'ebm', 'hml']"),
+                          "choose from ['baikal', 'ce', 'disc', 'ebm', 'gcl', 'hml']"),
     (["--method", "hml+foo"], "'foo' is not a training method"),
     (["--method", "ebm+ebm"], "'ebm+ebm' names a method twice"),
     (["SGG.TASK", "scls"], "config key SGG.TASK: 'scls' is not one of "
@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
     (["DETECTOR.NAME", "mmdet"], "config key DETECTOR.NAME: 'mmdet' is not one of "
                                  "['torchvision', 'detectron2']"),
     (["EBM.BASE_GRAD", "up"], "config key EBM.BASE_GRAD: 'up' is not one of"),
+    (["BAIKAL.FORM", "cma"], "config key BAIKAL.FORM: 'cma' is not one of"),
+    (["GCL.WEIGHTS", "[1.0]"], "config key GCL.WEIGHTS: 3 weights"),
     (["SOLVER.OPTIMIZER", "lamb"], "config key SOLVER.OPTIMIZER: 'lamb' is not one of"),
     (["DATASETS.TEST", "('COCO_test',)"], "config key DATASETS.TEST: 'COCO_test'"),
     (["MODEL.WEIGHTS", "/no/model.pth"], "config key MODEL.WEIGHTS: file /no/model.pth not "
