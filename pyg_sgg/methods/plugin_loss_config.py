@@ -1,4 +1,4 @@
-"""Config keys of the plug-in loss methods of seed 002 (``gcl``, ``baikal``, ``disc``),
+"""Config keys of the plug-in loss methods of seed 002 (``gcl``, ``baikal``, ``disc``, ``cmat``),
 importable without torch."""
 
 __all__ = ["add_plugin_loss_config", "BAIKAL_FORMS", "BAIKAL_REL_ROWS"]
@@ -10,7 +10,7 @@ BAIKAL_REL_ROWS = ("all", "foreground")
 
 
 def add_plugin_loss_config(cfg):
-    """Add ``cfg.GCL``, ``cfg.BAIKAL`` and ``cfg.DISC`` with commented defaults (in place;
+    """Add ``cfg.GCL``, ``cfg.BAIKAL``, ``cfg.DISC`` and ``cfg.CMAT`` with commented defaults (in place;
     returns ``cfg``)."""
     CN = type(cfg)
     # Graphical contrastive losses (RelDN, CVPR'19), added to the task loss by --method gcl.
@@ -49,4 +49,17 @@ def add_plugin_loss_config(cfg):
     # a SynthVG image has ~6.5 objects, mostly of distinct classes, so per image the pull
     # term has little to act on.
     _C.PER_IMAGE = False
+    # CMAT (Chen et al., ICCV'19): counterfactual critic multi-agent training.
+    _C = cfg.CMAT = CN()
+    # Share of SOLVER.MAX_ITER trained with the task loss alone before CMAT starts (the
+    # paper's two stages: cross-entropy, then CMAT; the split is not published).
+    _C.START_FRACTION = 0.5
+    # alpha of the paper's cross-entropy terms in the CMAT stage, and the policy term's weight.
+    _C.ALPHA = 1.0
+    _C.WEIGHT = 1.0
+    # K of the reward (triplet Recall@K of the generated graph).
+    _C.TOP_K = 50
+    # Counterfactual baseline over all C + 1 labels; False = the authors' approximation
+    # (the chosen label, the two most probable others and background).
+    _C.EXACT = False
     return cfg

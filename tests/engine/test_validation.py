@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("argv,line", [
     (["--method", "foo"], "config key SGG.METHOD (--method): 'foo' is not a training method; "
-                          "choose from ['baikal', 'ce', 'disc', 'ebm', 'gcl', 'hml']"),
+                          "choose from ['baikal', 'ce', 'cmat', 'disc', 'ebm', 'gcl', 'hml']"),
     (["--method", "hml+foo"], "'foo' is not a training method"),
     (["--method", "ebm+ebm"], "'ebm+ebm' names a method twice"),
     (["SGG.TASK", "scls"], "config key SGG.TASK: 'scls' is not one of "

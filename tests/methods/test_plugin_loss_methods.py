@@ -139,3 +139,61 @@ def test_compositions_build_from_config():
     for name in ("gcl+ebm", "disc+gcl", "baikal+ebm", "baikal+gcl+disc"):
         m = build_method(name, cfg)
         assert isinstance(m, ComposedMethod) and m.name == name
+
+
+@pytest.mark.parametrize("mode", ["sgcls", "sgdet"])
+@pytest.mark.parametrize("exact", [False, True])
+def test_cmat_two_stages_and_policy_gradient(mode, exact):
+    model = build(mode, "motifs")
+    cmat = build_method("cmat", _cfg(mode, "CMAT.EXACT", str(exact)))
+    cmat.stages(4)  # the CE stage: iterations 0, 1
+    batch = Batch.from_data_list(_data(mode))
+    model.train().prepare_batch(batch, torch.Generator().manual_seed(0))
+    out = model(batch)
+    assert "loss_cmat" not in cmat.loss(model, batch, out)
+    cmat.after_step(model), cmat.after_step(model)
+    losses = cmat.loss(model, batch, out)
+    assert "loss_cmat" in losses
+    C1 = out.obj_logits.size(1)
+    assert cmat.reward_evaluations == batch.num_nodes * (C1 if exact else 4)
+    grad, = torch.autograd.grad(losses["loss_cmat"], out.obj_logits, allow_unused=True)
+    assert grad is not None and torch.isfinite(grad).all()
+    state = cmat.state_dict()
+    again = build_method("cmat", _cfg(mode))
+    again.load_state_dict(state)
+    assert again.iteration == 2
+    a = torch.multinomial(torch.ones(5), 3, generator=cmat.generator)
+    b = torch.multinomial(torch.ones(5), 3, generator=again.generator)
+    assert a.tolist() == b.tolist()
+
+
+def test_cmat_is_the_task_loss_in_predcls(caplog):
+    model = build("predcls", "motifs")
+    cmat = build_method("cmat", _cfg("predcls"))
+    cmat.stages(0)
+    batch = Batch.from_data_list(_data("predcls"))
+    model.train().prepare_batch(batch, torch.Generator().manual_seed(0))
+    with caplog.at_level("INFO"):
+        losses = cmat.loss(model, batch, model(batch))
+        cmat.loss(model, batch, model(batch))
+    assert set(losses) == {"loss_rel", "loss_obj"}
+    assert sum("PredCls has no object labels" in r.message for r in caplog.records) == 1
+
+
+def test_cmat_trains_sgcls():
+    model = build("sgcls", "motifs")
+    cmat = build_method("cmat", _cfg("sgcls"))
+    cmat.stages(0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    g = torch.Generator().manual_seed(0)
+    task = []
+    for _ in range(20):
+        batch = Batch.from_data_list(_data("sgcls"))
+        model.train().prepare_batch(batch, g)
+        losses = cmat.loss(model, batch, model(batch))
+        opt.zero_grad()
+        sum(losses.values()).backward()
+        opt.step()
+        cmat.after_step(model)
+        task.append(float((losses["loss_rel"] + losses["loss_obj"]).detach()))
+    assert np.mean(task[-4:]) < 0.85 * np.mean(task[:4]), task
