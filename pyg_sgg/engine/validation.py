@@ -87,6 +87,9 @@ def check_config(cfg, job: str = "sgg") -> None:
     if len(cfg.GCL.WEIGHTS) != 3:
         raise ConfigError(f"config key GCL.WEIGHTS: 3 weights (agnostic, entity, predicate) "
                           f"expected, got {list(cfg.GCL.WEIGHTS)}")
+    if not 0.0 <= float(cfg.CMAT.START_FRACTION) < 1.0 or int(cfg.CMAT.TOP_K) < 1:
+        raise ConfigError(f"config key CMAT.START_FRACTION / CMAT.TOP_K: need 0 <= fraction "
+                          f"< 1 and K >= 1, got {cfg.CMAT.START_FRACTION} / {cfg.CMAT.TOP_K}")
     _choice("HML.SPLIT", cfg.HML.SPLIT, ("frequency", "cluster"), lower=False)
     _choice("HML.CLASS_WEIGHT", cfg.HML.CLASS_WEIGHT, CLASS_WEIGHTS, lower=False)
     _choice("HML.CHILD_INIT", cfg.HML.CHILD_INIT, CHILD_INITS, lower=False)

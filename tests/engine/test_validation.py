@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
     (["EBM.BASE_GRAD", "up"], "config key EBM.BASE_GRAD: 'up' is not one of"),
     (["BAIKAL.FORM", "cma"], "config key BAIKAL.FORM: 'cma' is not one of"),
     (["GCL.WEIGHTS", "[1.0]"], "config key GCL.WEIGHTS: 3 weights"),
+    (["CMAT.START_FRACTION", "1.0"], "config key CMAT.START_FRACTION / CMAT.TOP_K"),
     (["SOLVER.OPTIMIZER", "lamb"], "config key SOLVER.OPTIMIZER: 'lamb' is not one of"),
     (["DATASETS.TEST", "('COCO_test',)"], "config key DATASETS.TEST: 'COCO_test'"),
     (["MODEL.WEIGHTS", "/no/model.pth"], "config key MODEL.WEIGHTS: file /no/model.pth not "
