@@ -36,6 +36,9 @@ def add_predictions_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
 
 
 def run_predictions(args) -> Dict[str, dict]:
+    bad = [k for k in args.ks if k < 1]
+    if bad:
+        raise ValueError(f"argument --ks: every K must be >= 1, got {bad[0]}")
     data = read_predictions(args.predictions, args.mode)
     kwargs = {}
     if args.fewshot_bins:

@@ -69,8 +69,12 @@ def _check_ptr(source, key, ptr, num_images):
 
 
 def validate_predictions(data: Dict[str, np.ndarray], mode: str = "predcls",
-                         source: str = "<predictions>") -> Dict[str, np.ndarray]:
-    """Check every key, dtype and shape; fill PredCls' missing ``pred_*`` arrays from GT.
+                         source: str = "<predictions>",
+                         require_content: bool = False) -> Dict[str, np.ndarray]:
+    """Check every key, dtype, shape and value (finite scores and boxes, boxes not inverted,
+    labels >= 1); fill PredCls' missing ``pred_*`` arrays from GT. ``require_content``: also
+    reject a file with no image or no GT relation at all (nothing to score: a wrong file,
+    for :func:`read_predictions`; an evaluator over empty images reports ``None`` instead).
 
     Returns a new dict of numpy arrays (boxes and scores float32, indices int64).
     Raises :class:`PredictionsFormatError` naming ``source`` and the offending key.
@@ -87,11 +91,15 @@ def validate_predictions(data: Dict[str, np.ndarray], mode: str = "predcls",
         d["pred_labels"] = d["gt_labels"]
         d["pred_scores"] = np.ones(d["gt_labels"].shape[0], dtype=np.float32)
     num_images = d["gt_obj_ptr"].size - 1
-    if num_images < 0:
-        _fail(source, "gt_obj_ptr", "must have at least one entry")
-    P = int(d["num_predicates"])
-    if d["num_predicates"].ndim != 0 or P < 1:
-        _fail(source, "num_predicates", f"expected a positive scalar, got {d['num_predicates']}")
+    if num_images < (1 if require_content else 0):
+        _fail(source, "gt_obj_ptr", "no images (a pointer array needs num_images + 1 >= 2 "
+                                    "entries)")
+    npred = d["num_predicates"]
+    if (npred.ndim != 0 or npred.dtype.kind not in "iuf"
+            or not np.isfinite(npred) or float(npred) != int(npred) or int(npred) < 1):
+        _fail(source, "num_predicates", f"expected a positive integer scalar, got "
+                                        f"{npred.tolist()!r}")
+    P = int(npred)
     for key in ("gt_obj_ptr", "gt_rel_ptr", "pred_obj_ptr", "rel_ptr"):
         _check_kind(source, key, d[key], _INT)
         _check_ptr(source, key, d[key], num_images)
@@ -106,10 +114,13 @@ def validate_predictions(data: Dict[str, np.ndarray], mode: str = "predcls",
         kind = _INT if key in ("gt_labels", "gt_rels", "pred_labels", "rel_pair_idx") else _FLOAT
         _check_kind(source, key, arr, kind)
         d[key] = arr.reshape(want).astype(np.int64 if kind == _INT else np.float32, copy=False)
+    _check_values(source, d)
     _check_local(source, "gt_rels", d["gt_rels"][:, :2], d["gt_rel_ptr"], d["gt_obj_ptr"])
     _check_local(source, "rel_pair_idx", d["rel_pair_idx"], d["rel_ptr"], d["pred_obj_ptr"])
     if d["gt_rels"].size and (d["gt_rels"][:, 2].min() < 1 or d["gt_rels"][:, 2].max() > P):
         _fail(source, "gt_rels", f"predicate outside 1..{P}")
+    if require_content and d["gt_rels"].shape[0] == 0:
+        _fail(source, "gt_rels", "no ground-truth relation in any image: nothing to score")
     for key in ("train_triplets", "zeroshot_triplets"):
         if key in d:
             arr = d[key]
@@ -126,6 +137,25 @@ def validate_predictions(data: Dict[str, np.ndarray], mode: str = "predcls",
         _fail(source, "predicate_names",
               f"expected shape [{P + 1}] (with background), got {list(d['predicate_names'].shape)}")
     return d
+
+
+def _first_bad(key, bad, what, source):
+    if bad.any():
+        row = int(np.nonzero(bad.reshape(bad.shape[0], -1).any(1))[0][0])
+        _fail(source, key, f"row {row}: {what}")
+
+
+def _check_values(source, d):
+    """Finite scores and boxes, boxes not inverted, object labels >= 1 (0 is background)."""
+    for key in ("gt_boxes", "pred_boxes"):
+        b = d[key]
+        _first_bad(key, ~np.isfinite(b), "NaN or inf coordinate", source)
+        _first_bad(key, (b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1]),
+                   "inverted box (x2 < x1 or y2 < y1; boxes are xyxy)", source)
+    for key in ("pred_scores", "rel_scores"):
+        _first_bad(key, ~np.isfinite(d[key]), "NaN or inf score", source)
+    for key in ("gt_labels", "pred_labels"):
+        _first_bad(key, d[key] < 1, "label < 1 (labels are 1..C; 0 is background)", source)
 
 
 def _check_local(source, key, idx, ptr, obj_ptr):
@@ -145,7 +175,7 @@ def read_predictions(path: Union[str, Path], mode: str = "predcls") -> Dict[str,
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: predictions file not found")
-    return validate_predictions(_read_npz(path), mode, source=str(path))
+    return validate_predictions(_read_npz(path), mode, source=str(path), require_content=True)
 
 
 def _read_npz(path: Path) -> Dict[str, np.ndarray]:

@@ -60,3 +60,81 @@ def test_evaluate_py_prints_one_line_for_a_non_npz(tmp_path, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {path}: not a predictions .npz (not a zip archive)"]
+
+
+def _valid_sgdet():
+    """Two images, 2 + 1 GT objects, one GT relation, 2 detections + 1, one scored pair."""
+    return {"num_predicates": np.asarray(3), "gt_obj_ptr": np.array([0, 2, 3]),
+            "gt_boxes": np.array([[0, 0, 5, 5], [2, 2, 9, 9], [1, 1, 4, 4]], np.float32),
+            "gt_labels": np.array([1, 2, 1]), "gt_rel_ptr": np.array([0, 1, 1]),
+            "gt_rels": np.array([[0, 1, 2]]), "pred_obj_ptr": np.array([0, 2, 3]),
+            "pred_boxes": np.array([[0, 0, 5, 5], [2, 2, 9, 9], [1, 1, 4, 4]], np.float32),
+            "pred_labels": np.array([1, 2, 1]), "pred_scores": np.array([0.9, 0.8, 0.7]),
+            "rel_ptr": np.array([0, 1, 1]), "rel_pair_idx": np.array([[0, 1]]),
+            "rel_scores": np.array([[0.1, 0.2, 0.6, 0.1]])}
+
+
+def _with(key, value):
+    d = _valid_sgdet()
+    d[key] = value
+    return d
+
+
+BAD_VALUES = [
+    ("nan score", _with("rel_scores", np.array([[np.nan, 0.2, 0.6, 0.1]])),
+     "rel_scores: row 0: NaN or inf score"),
+    ("inf object score", _with("pred_scores", np.array([0.9, np.inf, 0.7])),
+     "pred_scores: row 1: NaN or inf score"),
+    ("background label", _with("pred_labels", np.array([1, 0, 1])),
+     "pred_labels: row 1: label < 1"),
+    ("negative GT label", _with("gt_labels", np.array([1, 2, -3])), "gt_labels: row 2: label < 1"),
+    ("vector num_predicates", _with("num_predicates", np.array([3, 3])),
+     "num_predicates: expected a positive integer scalar"),
+    ("string num_predicates", _with("num_predicates", np.asarray("3")),
+     "num_predicates: expected a positive integer scalar"),
+    ("fractional num_predicates", _with("num_predicates", np.asarray(3.5)),
+     "num_predicates: expected a positive integer scalar"),
+    ("nan box", _with("gt_boxes", np.array([[0, 0, 5, 5], [2, np.nan, 9, 9], [1, 1, 4, 4]])),
+     "gt_boxes: row 1: NaN or inf coordinate"),
+    ("inverted box", _with("pred_boxes", np.array([[5, 0, 0, 5], [2, 2, 9, 9], [1, 1, 4, 4]])),
+     "pred_boxes: row 0: inverted box"),
+    ("no relation anywhere", {**_valid_sgdet(), "gt_rel_ptr": np.array([0, 0, 0]),
+                              "gt_rels": np.zeros((0, 3), np.int64)},
+     "gt_rels: no ground-truth relation in any image"),
+    ("zero images", {k: (np.array([0]) if k.endswith("_ptr") else
+                         v[:0] if v.ndim else v) for k, v in _valid_sgdet().items()},
+     "gt_obj_ptr: no images"),
+]
+
+
+@pytest.mark.parametrize("name, data, line", BAD_VALUES, ids=[b[0] for b in BAD_VALUES])
+def test_evaluate_py_rejects_bad_values_in_one_line(name, data, line, tmp_path, capsys):
+    path = tmp_path / "preds.npz"
+    np.savez(path, **data)
+    with pytest.raises(SystemExit) as e:
+        evaluate.main(["--predictions", str(path), "--mode", "sgdet"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    key, _, rest = line.partition(": ")
+    assert len(err) == 1 and err[0].startswith(f"error: {path}: key '{key}': {rest}"), err
+
+
+@pytest.mark.parametrize("ks", [["0"], ["-5"], ["20", "0"]])
+def test_evaluate_py_rejects_non_positive_ks(ks, tmp_path, capsys):
+    path = tmp_path / "preds.npz"
+    np.savez(path, **_valid_sgdet())
+    with pytest.raises(SystemExit) as e:
+        evaluate.main(["--predictions", str(path), "--mode", "sgdet", "--ks", *ks])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("error: argument --ks: every K must be >= 1"), err
+
+
+def test_the_valid_file_is_scored_and_an_empty_evaluator_is_not_an_error(tmp_path):
+    path = tmp_path / "preds.npz"
+    np.savez(path, **_valid_sgdet())
+    assert evaluate.main(["--predictions", str(path), "--mode", "sgdet"]) == 0
+    from pyg_sgg.evaluation.interchange import validate_predictions
+    empty = {**_valid_sgdet(), "gt_rel_ptr": np.array([0, 0, 0]),
+             "gt_rels": np.zeros((0, 3), np.int64)}
+    validate_predictions(empty, "sgdet")  # the training-time evaluator: no error

@@ -32,7 +32,8 @@ def random_file(seed: int, mode: str):
         if mode == "sgdet":
             k = int(rng.integers(0, 8))
             src = rng.integers(0, max(n, 1), size=k) if n else np.zeros(k, int)
-            pboxes = (boxes[src] if n else rng.integers(0, 30, size=(k, 4)).astype(np.float32))
+            corners = np.sort(rng.integers(0, 30, size=(k, 2, 2)), axis=1)  # valid xyxy
+            pboxes = boxes[src] if n else corners.reshape(k, 4).astype(np.float32)
             shift = rng.choice([0.0, 0.0, 2.0, 8.0], size=(k, 1)).astype(np.float32)
             pboxes = pboxes + shift  # some IoUs stay >= 0.5, some drop below
             plabels = (labels[src] if n else rng.integers(1, C + 1, size=k))
