@@ -7,17 +7,22 @@
     python train.py --method ce --resume                  # continue the last run
     torchrun --nproc_per_node 2 train.py --method ce      # DDP (gloo on CPU, NCCL on GPU)
 """
+import logging
 import sys
 
 from pyg_sgg.config import ConfigError
 from pyg_sgg.engine import distributed as du
 from pyg_sgg.engine.defaults import default_argument_parser, fail, setup_cfg, setup_logging
+from pyg_sgg.engine.validation import check_resume
 
 
 def main(args):
     setup_logging()
     try:
         cfg = setup_cfg(args)
+        if args.resume and args.task != "detector" and not check_resume(cfg):
+            logging.getLogger("train").warning("--resume: no checkpoint in %s; starting from "
+                                               "scratch", cfg.OUTPUT_DIR)
     except (KeyError, ConfigError, FileNotFoundError) as e:
         fail(str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e))
     from pyg_sgg.engine import pipeline

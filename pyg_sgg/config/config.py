@@ -10,12 +10,14 @@ that names the key:
 An ``int`` is accepted where the default is a ``float`` (``SOLVER.BASE_LR 1``), and lists and
 tuples are interchangeable, as in yacs.
 """
+import os
 from ast import literal_eval
 from typing import Any, List
 
+import yaml
 from fvcore.common.config import CfgNode as _FvCfgNode
 
-__all__ = ["CfgNode", "ConfigError"]
+__all__ = ["CfgNode", "ConfigError", "check_yaml_chain"]
 
 
 class ConfigError(ValueError):
@@ -54,8 +56,40 @@ def _coerce(value: Any, default: Any, full_key: str) -> Any:
                       f"{_type_name(value)} {value!r}")
 
 
+def check_yaml_chain(path: str, _stack: tuple = ()) -> None:
+    """Raise :class:`ConfigError` in one line for a YAML syntax error or a ``_BASE_`` cycle
+    anywhere in the chain of ``path`` (fvcore would raise a long traceback or recurse)."""
+    path = os.path.abspath(path)
+    if path in _stack:
+        chain = " -> ".join(os.path.basename(p) for p in (*_stack, path))
+        raise ConfigError(f"config file {_stack[0]}: _BASE_ cycle {chain}")
+    if not os.path.isfile(path):
+        where = f" (the _BASE_ of {_stack[-1]})" if _stack else ""
+        raise ConfigError(f"config file {path}{where} not found")
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"config file {path}: YAML syntax error{at}: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected KEY: VALUE mappings, got "
+                          f"{type(data).__name__}")
+    bases = data.get("_BASE_") or []
+    for base in [bases] if isinstance(bases, str) else bases:
+        if not base.startswith(("/", "~")) and "://" not in base:
+            base = os.path.join(os.path.dirname(path), base)
+        check_yaml_chain(os.path.expanduser(base), (*_stack, path))
+
+
 class CfgNode(_FvCfgNode):
     """fvcore ``CfgNode`` whose merges validate keys and types against the defaults."""
+
+    def merge_from_file(self, cfg_filename: str, allow_unsafe: bool = False) -> None:
+        check_yaml_chain(cfg_filename)
+        super().merge_from_file(cfg_filename, allow_unsafe)
 
     def _validate(self, other: dict, prefix: str = "") -> dict:
         """Return ``other`` with values coerced to the defaults' types; raise on bad keys."""

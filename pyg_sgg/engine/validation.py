@@ -30,6 +30,23 @@ def _file(key: str, value: str, folder: bool = False) -> None:
         raise ConfigError(f"config key {key}: {'folder' if folder else 'file'} {p} not found")
 
 
+def _check_device(device: str) -> None:
+    """``MODEL.DEVICE`` "" / "cpu" / "cuda[:i]" that this machine has."""
+    if not device or device == "cpu":
+        return
+    if not device.startswith("cuda"):
+        raise ConfigError(f"config key MODEL.DEVICE: {device!r} is not '', 'cpu' or 'cuda[:i]'")
+    import torch
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = device.partition(":")[2]
+    if not index.isdigit() and index:
+        raise ConfigError(f"config key MODEL.DEVICE: {device!r} is not 'cuda' or 'cuda:i'")
+    if int(index or 0) >= count:
+        raise ConfigError(f"config key MODEL.DEVICE: {device!r} is not available (this "
+                          f"machine has {count} CUDA device{'s' if count != 1 else ''}; "
+                          f"use 'cpu')")
+
+
 def check_config(cfg, job: str = "sgg") -> None:
     """Check the names (method, encoder, task, detector backend and the other choice keys)
     and the paths (dataset files, weights, GloVe) of ``cfg`` for ``job`` (``"sgg"`` or
@@ -45,6 +62,16 @@ def check_config(cfg, job: str = "sgg") -> None:
     from .solver import LR_SCHEDULERS, OPTIMIZERS
 
     _choice("SGG.TASK", cfg.SGG.TASK, TASKS)
+    for key in ("SOLVER.MAX_ITER", "SOLVER.IMS_PER_BATCH", "TEST.IMS_PER_BATCH",
+                "DETECTOR.SOLVER.IMS_PER_BATCH"):
+        node = cfg
+        for part in key.split("."):
+            node = node[part] if part in node else None
+            if node is None:
+                break
+        if node is not None and int(node) < 1:
+            raise ConfigError(f"config key {key}: must be >= 1, got {node}")
+    _check_device(cfg.MODEL.DEVICE)
     names = [n.strip() for n in cfg.SGG.METHOD.split("+")]
     for n in names:
         if not n or n not in METHOD_REGISTRY:
@@ -114,3 +141,34 @@ def check_config(cfg, job: str = "sgg") -> None:
         if cfg.MODEL.MASK_ON and job == "detector" or cfg.DATASETS.COCO.ROOT:
             for key, p in coco_paths(cfg, root).items():
                 _file(f"DATASETS.COCO.{key}", str(p), folder=key == "IMAGE_DIR")
+
+
+#: Keys a resumed run must share with the run it continues.
+RESUME_KEYS = ("SGG.METHOD", "SGG.TASK", "MODEL.SGG.CONTEXT")
+
+
+def check_resume(cfg) -> bool:
+    """For ``--resume``: whether ``cfg.OUTPUT_DIR`` holds a checkpoint to continue; raises
+    :class:`ConfigError` in one line when its saved ``config.yaml`` names another method,
+    task or encoder (its state would not load)."""
+    import yaml
+
+    out = Path(cfg.OUTPUT_DIR).expanduser()
+    if not (out / "last_checkpoint").is_file():
+        return False
+    saved = out / "config.yaml"
+    if saved.is_file():
+        try:
+            old = yaml.safe_load(saved.read_text()) or {}
+        except yaml.YAMLError:
+            return True  # the trainer's own file: leave the judgement to the checkpoint
+        for key in RESUME_KEYS:
+            node_old, node_new = old, cfg
+            for part in key.split("."):
+                node_old = node_old.get(part, {}) if isinstance(node_old, dict) else {}
+                node_new = node_new[part]
+            if node_old not in ({}, None) and str(node_old).lower() != str(node_new).lower():
+                raise ConfigError(f"--resume: {out} holds a run with {key} {node_old!r}, this "
+                                  f"one has {node_new!r}; resume with the same {key} or give "
+                                  f"another OUTPUT_DIR")
+    return True

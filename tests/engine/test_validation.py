@@ -28,6 +28,11 @@ ROOT = Path(__file__).resolve().parents[2]
     (["BAIKAL.FORM", "cma"], "config key BAIKAL.FORM: 'cma' is not one of"),
     (["GCL.WEIGHTS", "[1.0]"], "config key GCL.WEIGHTS: 3 weights"),
     (["CMAT.START_FRACTION", "1.0"], "config key CMAT.START_FRACTION / CMAT.TOP_K"),
+    (["SOLVER.MAX_ITER", "0"], "config key SOLVER.MAX_ITER: must be >= 1, got 0"),
+    (["SOLVER.MAX_ITER", "-5"], "config key SOLVER.MAX_ITER: must be >= 1, got -5"),
+    (["SOLVER.IMS_PER_BATCH", "0"], "config key SOLVER.IMS_PER_BATCH: must be >= 1"),
+    (["MODEL.DEVICE", "cuda:7"], "config key MODEL.DEVICE: 'cuda:7' is not available"),
+    (["MODEL.DEVICE", "tpu"], "config key MODEL.DEVICE: 'tpu' is not"),
     (["SOLVER.OPTIMIZER", "lamb"], "config key SOLVER.OPTIMIZER: 'lamb' is not one of"),
     (["DATASETS.TEST", "('COCO_test',)"], "config key DATASETS.TEST: 'COCO_test'"),
     (["MODEL.WEIGHTS", "/no/model.pth"], "config key MODEL.WEIGHTS: file /no/model.pth not "
@@ -93,3 +98,58 @@ def test_every_shipped_config_passes_the_checks():
         if f.name.startswith("VG150"):
             cfg.DATASETS.VG.ROOT = ""
         check_config(cfg)
+
+
+def _train_error(argv, tmp_path, monkeypatch, capsys):
+    """The one error line of train.py with ``argv`` (the pipeline must not be reached)."""
+    from pyg_sgg.engine import pipeline
+
+    def no_work(*a, **k):
+        raise AssertionError("the run started before its config was checked")
+
+    for fn in ("run_sgg", "train_detector", "build_sgg", "dataset_root"):
+        monkeypatch.setattr(pipeline, fn, no_work)
+    monkeypatch.setenv("PYG_SGG_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(sys, "argv", ["train.py", *argv])
+    with pytest.raises(SystemExit) as e:
+        runpy.run_path(str(ROOT / "train.py"), run_name="__main__")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and err[0].startswith("error: "), err
+    assert not (tmp_path / "cache").exists()
+    return err[0]
+
+
+def test_yaml_cycles_and_syntax_errors_are_one_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "a.yaml").write_text('_BASE_: "b.yaml"\n')
+    (tmp_path / "b.yaml").write_text('_BASE_: ["a.yaml"]\n')
+    (tmp_path / "bad.yaml").write_text("SOLVER:\n  MAX_ITER: [1\n")
+    (tmp_path / "leaf.yaml").write_text('_BASE_: "missing.yaml"\n')
+    line = _train_error(["--config-file", str(tmp_path / "a.yaml")], tmp_path, monkeypatch, capsys)
+    assert "_BASE_ cycle a.yaml -> b.yaml -> a.yaml" in line, line
+    line = _train_error(["--config-file", str(tmp_path / "bad.yaml")], tmp_path, monkeypatch,
+                        capsys)
+    assert f"config file {tmp_path / 'bad.yaml'}: YAML syntax error at line 3" in line, line
+    line = _train_error(["--config-file", str(tmp_path / "leaf.yaml")], tmp_path, monkeypatch,
+                        capsys)
+    assert "missing.yaml (the _BASE_ of" in line and "not found" in line, line
+
+
+def test_resume_of_another_method_is_refused(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "last_checkpoint").write_text("model_0000010.pth")
+    (out / "config.yaml").write_text("SGG:\n  METHOD: hml\n  TASK: predcls\n")
+    line = _train_error(["--method", "ce", "--resume", "OUTPUT_DIR", str(out)], tmp_path,
+                        monkeypatch, capsys)
+    assert "--resume:" in line and "SGG.METHOD 'hml'" in line and "'ce'" in line, line
+
+
+def test_resume_with_nothing_to_resume_says_so(tmp_path, caplog):
+    from pyg_sgg.engine.validation import check_resume
+
+    cfg = get_cfg()
+    cfg.OUTPUT_DIR = str(tmp_path)
+    assert check_resume(cfg) is False  # train.py logs "starting from scratch"
+    (tmp_path / "last_checkpoint").write_text("model_final.pth")
+    (tmp_path / "config.yaml").write_text("SGG:\n  METHOD: CE\n")
+    assert check_resume(cfg) is True
