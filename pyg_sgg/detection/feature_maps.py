@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from pyg_sgg.detection.features import split_fingerprint, weights_hash
+from pyg_sgg.build_lock import build_lock
 from pyg_sgg.detection.memmap_store import (EntryWriter, drop_other_entries, entry_exists,
                                             progress, read_entry, remove_dead_builds)
 from pyg_sgg.paths import cache_dir
@@ -65,6 +66,12 @@ class FeatureMapCache:
         """Compute the entry if it is missing (or ``force``); drop stale ones."""
         if self.exists and not force:
             return self
+        with build_lock(self.path):  # a concurrent build of this entry: wait, then reuse it
+            if self.exists and not force:
+                return self
+            return self._build(force)
+
+    def _build(self, force: bool) -> "FeatureMapCache":
         logger.info("building the feature-map cache %s", self.path)
         remove_dead_builds(self.split_dir, "maps-")
         np_dtype = np.dtype(str(self.dtype).replace("torch.", ""))

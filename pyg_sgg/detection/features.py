@@ -28,6 +28,7 @@ import torch
 
 from pyg_sgg.data.scene_graph import SceneGraph, all_pairs
 from pyg_sgg.detection.base import ImageFeatures
+from pyg_sgg.build_lock import build_lock
 from pyg_sgg.detection.memmap_store import (EntryWriter, drop_other_entries, entry_exists,
                                             progress, read_entry, remove_dead_builds)
 from pyg_sgg.paths import cache_dir
@@ -129,8 +130,14 @@ class FeatureCache:
         """Compute the entry if it is missing (or ``force``); drop stale entries."""
         if self.exists and not force:
             return self
-        logger.info("building the %s feature cache %s: %s", self.mode, self.path,
-                    "forced" if force else self.why_missing())
+        why = "forced" if force else self.why_missing()  # before the lock file exists
+        with build_lock(self.path):  # a concurrent build of this entry: wait, then reuse it
+            if self.exists and not force:
+                return self
+            return self._build(why)
+
+    def _build(self, why: str) -> "FeatureCache":
+        logger.info("building the %s feature cache %s: %s", self.mode, self.path, why)
         remove_dead_builds(self.split_dir, self.prefix)
         node_ptr, pair_ptr = [0], [0]
         np_dtype = np.dtype(str(self.dtype).replace("torch.", ""))

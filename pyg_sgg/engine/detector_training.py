@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from ..detection.build import build_detector_datasets, build_detector_model, class_counts
+from ..build_lock import build_lock
 from ..detection.cache_key import (detector_config_hash, detector_output_dir,
                                    explain_missing_detector, write_cache_key)
 from ..detection.joint_mask_rcnn import JointMaskRCNN
@@ -142,5 +143,8 @@ def ensure_detector(cfg) -> None:
     out = detector_output_dir(cfg)
     if (out / "model_final.pth").is_file():
         return
-    logger.info("training the detector into %s: %s", out, explain_missing_detector(cfg))
-    train_detector_from_config(cfg, resume=True)
+    with build_lock(out):  # another run training the same detector: wait and reuse it
+        if (out / "model_final.pth").is_file():
+            return
+        logger.info("training the detector into %s: %s", out, explain_missing_detector(cfg))
+        train_detector_from_config(cfg, resume=True)

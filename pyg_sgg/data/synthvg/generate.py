@@ -12,6 +12,7 @@ from typing import Optional
 
 import numpy as np
 
+from ...build_lock import build_lock
 from .annotation import mask_boxes, spatial_facts
 from .config import SynthConfig
 from .holdout import choose_holdout
@@ -201,6 +202,13 @@ def ensure_dataset(root=None, num_images: int = 4000, seed: int = 0,
     A folder written by an older generator version is regenerated; a non-empty folder that
     is not a SynthVG folder is never touched (error)."""
     root = Path(root) if root is not None else default_root(num_images, seed)
+    if _generator_version(root) == GENERATOR_VERSION:
+        return root
+    with build_lock(root):  # a concurrent run generating it: wait, then reuse its folder
+        return _generate_locked(root, num_images, seed, progress)
+
+
+def _generate_locked(root: Path, num_images: int, seed: int, progress: bool) -> Path:
     version = _generator_version(root)
     if version == GENERATOR_VERSION:
         return root

@@ -1,0 +1,57 @@
+"""Two processes that need the same artefact: one builds, the other waits and reuses it."""
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BUILDER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from pyg_sgg.build_lock import build_lock
+    target, log = Path(sys.argv[1]), Path(sys.argv[2])
+    with build_lock(target):
+        if not target.exists():
+            time.sleep(1.0)                      # a slow build
+            target.write_text("built")
+            with open(log, "a") as f:
+                f.write("build\\n")
+    print(target.read_text())
+""")
+
+GENERATE = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    import importlib
+    g = importlib.import_module("pyg_sgg.data.synthvg.generate")  # the module, not the function
+    real = g.generate
+    def counted(*a, **k):
+        with open(sys.argv[2], "a") as f:
+            f.write("generate\\n")
+        return real(*a, **k)
+    g.generate = counted
+    root = g.ensure_dataset(root=Path(sys.argv[1]), num_images=12, seed=3, progress=False)
+    print(sorted(p.name for p in root.iterdir()))
+""")
+
+
+def _both(code, *argv):
+    procs = [subprocess.Popen([sys.executable, "-c", code, *map(str, argv)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    return [o[0] for o in outs]
+
+
+def test_one_builder_the_other_waits(tmp_path):
+    outs = _both(BUILDER, tmp_path / "artefact", tmp_path / "log")
+    assert outs == ["built\n", "built\n"]
+    assert (tmp_path / "log").read_text() == "build\n"
+
+
+def test_two_runs_generating_the_same_synthvg_generate_it_once(tmp_path):
+    outs = _both(GENERATE, tmp_path / "synthvg", tmp_path / "log")
+    assert outs[0] == outs[1] and "VG-SGG-with-attri.h5" in outs[0]
+    assert (tmp_path / "log").read_text() == "generate\n"
