@@ -11,8 +11,10 @@ import logging
 import sys
 
 from pyg_sgg.config import ConfigError
+from pyg_sgg.data.errors import DatasetFormatError
 from pyg_sgg.engine import distributed as du
-from pyg_sgg.engine.defaults import default_argument_parser, fail, setup_cfg, setup_logging
+from pyg_sgg.engine.defaults import (default_argument_parser, fail, one_line,
+                                     setup_cfg, setup_logging)
 from pyg_sgg.engine.validation import check_resume
 
 
@@ -33,8 +35,8 @@ def main(args):
                 print(pipeline.format_table(res["metrics"], "detector"))
             return
         pipeline.run_sgg(cfg, resume=args.resume, eval_only=args.eval_only)
-    except FileNotFoundError as e:  # missing dataset / weights: one line naming the path
-        fail(str(e))
+    except (FileNotFoundError, DatasetFormatError) as e:  # a user's file: one line naming it
+        fail(one_line(e))
     except KeyboardInterrupt as e:  # SIGINT / SIGTERM: the trainer saved a checkpoint first
         fail(f"interrupted: {e}" if str(e) else "interrupted", code=130)
 

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from .scene_graph import SceneGraph
-from .vg import DatasetFormatError
+from .vg import DatasetFormatError, read_rgb
 
 __all__ = ["COCOMaskDataset", "decode_segmentation"]
 
@@ -130,14 +130,11 @@ class COCOMaskDataset(torch.utils.data.Dataset):
 
     def load_image(self, i: int) -> Tensor:
         """``[3, H, W]`` float image in ``[0, 1]``."""
-        from PIL import Image
-
         p = self.image_path(i)
         if not p.is_file():
             raise DatasetFormatError(f"{p}: field 'image_dir': missing image file for image "
                                      f"id {self.images[i]['id']}")
-        with Image.open(p) as im:
-            arr = np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+        arr = read_rgb(p)
         return torch.from_numpy(arr).permute(2, 0, 1).float().div_(255.0)
 
     def __getitem__(self, i: int) -> SceneGraph:

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .errors import DatasetFormatError
 from .scene_graph import SceneGraph
 
 __all__ = ["VGDataset", "DatasetFormatError", "load_vg_info", "CORRUPTED_IMAGE_IDS"]
@@ -45,8 +46,17 @@ IMAGE_DATA_FILE = "image_data.json"
 PathLike = Union[str, os.PathLike]
 
 
-class DatasetFormatError(ValueError):
-    """A dataset file is missing or malformed; the message names the file and the field."""
+def read_rgb(path) -> np.ndarray:
+    """``[H, W, 3]`` uint8 pixels of an image file; a corrupt or truncated file raises
+    :class:`DatasetFormatError` naming it."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+    except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for unreadable data
+        raise DatasetFormatError(f"{path}: field 'image': unreadable or truncated image "
+                                 f"({type(e).__name__}: {e})") from None
 
 
 def _err(path, field: str, msg: str) -> DatasetFormatError:
@@ -363,15 +373,12 @@ class VGDataset(torch.utils.data.Dataset):
 
     def load_image(self, i: int) -> Tensor:
         """``[3, H, W]`` float image in ``[0, 1]``."""
-        from PIL import Image
-
         p = self._image_file(i)
-        with Image.open(p) as im:
-            im = im.convert("RGB")
-            if im.size != (int(self.widths[i]), int(self.heights[i])):
-                warnings.warn(f"{p}: size {im.size} differs from image_data.json "
-                              f"({self.widths[i]}, {self.heights[i]}); boxes follow the json")
-            arr = np.asarray(im, dtype=np.uint8).copy()
+        arr = read_rgb(p)
+        if (arr.shape[1], arr.shape[0]) != (int(self.widths[i]), int(self.heights[i])):
+            warnings.warn(f"{p}: size {(arr.shape[1], arr.shape[0])} differs from "
+                          f"image_data.json ({self.widths[i]}, {self.heights[i]}); boxes "
+                          f"follow the json")
         return torch.from_numpy(arr).permute(2, 0, 1).float().div_(255.0)
 
     def _rand(self, n: int) -> Tensor:

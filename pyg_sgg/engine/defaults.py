@@ -82,6 +82,17 @@ def setup_logging(level=logging.INFO) -> None:
                         stream=sys.stderr)
 
 
+def one_line(error: BaseException) -> str:
+    """The user-facing line of ``error``: its message, or, when it was re-raised from a
+    data-loader worker (a message holding the worker's traceback), that message's last line
+    without the exception's class name."""
+    lines = [ln for ln in str(error).strip().splitlines() if ln.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else type(error).__name__
+    name, sep, rest = lines[-1].partition(": ")
+    return rest if sep and name.split(".")[-1].endswith("Error") else lines[-1]
+
+
 def fail(msg: str, code: int = 2) -> None:
     """Print a one-line error and exit."""
     print(f"error: {msg}", file=sys.stderr)

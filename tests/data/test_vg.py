@@ -229,3 +229,42 @@ def test_train_removes_boxes_emptied_by_clipping(vg_root):
     assert g.num_nodes == 2 and g.labels.tolist() == [2, 3]
     assert g.gt_triplets.tolist() == []  # all relations of image 1 involve box 0
     assert train.split_arrays()["obj_ptr"][1] == 3  # raw arrays keep every box
+
+
+@pytest.mark.parametrize("content", [b"", b"not a jpeg at all", "truncated"])
+def test_a_corrupt_image_names_its_file(vg_root, content):
+    ds = VGDataset(vg_root, "train", **NOFILTER)
+    path = vg_root / "images" / "1.jpg"
+    data = path.read_bytes()[:200] if content == "truncated" else content
+    path.write_bytes(data)
+    with pytest.raises(DatasetFormatError, match=r"1\.jpg: field 'image': unreadable or "
+                                                 r"truncated image"):
+        ds.load_image(ds.image_ids.tolist().index(1))
+
+
+def test_train_py_reports_a_malformed_h5_in_one_line(vg_root, tmp_path, capsys, monkeypatch):
+    import runpy
+    import sys
+    from pathlib import Path
+    with h5py.File(vg_root / H5_FILE, "r+") as f:
+        del f["predicates"]
+    monkeypatch.setenv("PYG_SGG_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(sys, "argv", ["train.py", "--method", "ce", "DATASETS.VG.ROOT",
+                                      str(vg_root), "DETECTOR.WEIGHTS", "",
+                                      "OUTPUT_DIR", str(tmp_path / "out")])
+    root = Path(__file__).resolve().parents[2]
+    with pytest.raises(SystemExit) as e:
+        runpy.run_path(str(root / "train.py"), run_name="__main__")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2
+    assert err[-1] == f"error: {vg_root / H5_FILE}: field 'predicates': missing h5 key", err
+
+
+def test_one_line_of_a_worker_error():
+    from pyg_sgg.engine.defaults import one_line
+    worker = DatasetFormatError("Caught DatasetFormatError in DataLoader worker process 0.\n"
+                                "Original Traceback (most recent call last):\n  File ...\n"
+                                "pyg_sgg.data.errors.DatasetFormatError: a.jpg: field 'image': "
+                                "unreadable")
+    assert one_line(worker) == "a.jpg: field 'image': unreadable"
+    assert one_line(DatasetFormatError("x.h5: field 'labels': bad")) == "x.h5: field 'labels': bad"
