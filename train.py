@@ -37,6 +37,8 @@ def main(args):
         pipeline.run_sgg(cfg, resume=args.resume, eval_only=args.eval_only)
     except (FileNotFoundError, DatasetFormatError) as e:  # a user's file: one line naming it
         fail(one_line(e))
+    except FloatingPointError as e:  # a NaN / inf loss or gradient: which, when, where to resume
+        fail(str(e), code=3)
     except KeyboardInterrupt as e:  # SIGINT / SIGTERM: the trainer saved a checkpoint first
         fail(f"interrupted: {e}" if str(e) else "interrupted", code=130)
 

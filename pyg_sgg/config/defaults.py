@@ -148,6 +148,11 @@ _C.SOLVER.PLATEAU.THRESHOLD = 1e-4
 _C.SOLVER.PLATEAU.MAX_DECAYS = 3
 # Save a checkpoint every N iterations (and always at the end).
 _C.SOLVER.CHECKPOINT_PERIOD = 250
+# A NaN / inf loss or gradient: "stop" the run with one line naming the loss (or parameter),
+# the iteration and the last checkpoint; or "skip" the step (no optimiser update; logged),
+# stopping after MAX_SKIPPED_STEPS consecutive skips.
+_C.SOLVER.NONFINITE = "stop"
+_C.SOLVER.MAX_SKIPPED_STEPS = 10
 # Number of periodic checkpoints kept on disk (last and best are always kept).
 _C.SOLVER.MAX_TO_KEEP = 2
 # Images per iteration over all processes (each of W processes takes IMS_PER_BATCH / W).

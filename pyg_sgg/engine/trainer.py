@@ -474,6 +474,45 @@ class Trainer:
                                         f"in {self.output_dir} (continue with --resume)")
         bar.close()
 
+    def _first_non_finite_gradient(self) -> Optional[str]:
+        """Name of the first parameter (of any optimiser) whose gradient has a NaN / inf, or
+        ``None``; one fused norm over all gradients."""
+        named = [(n, p) for n, p in self._named_trainable() if p.grad is not None]
+        if not named:
+            return None
+        norms = torch._foreach_norm([p.grad for _, p in named])
+        finite = torch.isfinite(torch.stack(norms))
+        if bool(finite.all()):
+            return None
+        return named[int((~finite).nonzero()[0])][0]
+
+    def _named_trainable(self):
+        seen = set()
+        for prefix, module in [("", self.model)] + [(f"{k}.", m) for k, m in
+                                                    self.method.modules().items()]:
+            for n, p in module.named_parameters():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield prefix + n, p
+
+    def _non_finite(self, what: str, losses) -> Dict[str, torch.Tensor]:
+        """``SOLVER.NONFINITE``: stop with one line, or skip this step's update."""
+        for opt in self.optimizers.values():
+            opt.zero_grad(set_to_none=True)
+        self._skipped_in_a_row = getattr(self, "_skipped_in_a_row", 0) + 1
+        last = self.checkpointer.last_checkpoint()
+        where = (f"last checkpoint {last} (resume with --resume)" if last is not None
+                 else "no checkpoint yet")
+        mode = self.cfg.SOLVER.NONFINITE.lower()
+        limit = self.cfg.SOLVER.MAX_SKIPPED_STEPS
+        if mode != "skip" or self._skipped_in_a_row > limit:
+            why = (f" ({self._skipped_in_a_row} steps in a row, SOLVER.MAX_SKIPPED_STEPS "
+                   f"{limit})" if mode == "skip" else "; SOLVER.NONFINITE skip skips such steps")
+            raise FloatingPointError(f"iteration {self.iter}: {what}{why}; {where}")
+        logger.warning("iteration %d: %s: step skipped (SOLVER.NONFINITE skip)", self.iter, what)
+        self.skipped_steps = getattr(self, "skipped_steps", 0) + 1
+        return {k: v.detach().nan_to_num(0.0, 0.0, 0.0) for k, v in losses.items()}
+
     def run_step(self, batch) -> Dict[str, torch.Tensor]:
         """One iteration on ``batch``; returns the loss dict (detached values)."""
         batch = batch.to(self.device)
@@ -488,13 +527,19 @@ class Trainer:
             raise ValueError(f"method {self.method.name!r} returned no losses")
         total = sum(v.float() for v in losses.values())
         if not torch.isfinite(total):
-            bad = {k: float(v.detach()) for k, v in losses.items()}
-            raise FloatingPointError(f"iteration {self.iter}: non-finite loss {bad}")
+            bad = [k for k, v in losses.items() if not torch.isfinite(v.detach()).all()]
+            values = ", ".join(f"{k} = {float(losses[k].detach())}" for k in bad)
+            return self._non_finite(f"non-finite loss ({values})", losses)
         self.scaler.scale(total).backward()
         self._average_outside_gradients()
         for opt in self.optimizers.values():
             self.scaler.unscale_(opt)
         self.method.after_backward(self.model)
+        if not self.amp or self.amp_dtype != torch.float16:  # the fp16 scaler skips by itself
+            bad_param = self._first_non_finite_gradient()
+            if bad_param is not None:
+                return self._non_finite(f"non-finite gradient of {bad_param}", losses)
+        self._skipped_in_a_row = 0
         for name in self.optimizers:
             clip_gradients(self.cfg, self.optimizer_params[name])
         for opt in self.optimizers.values():

@@ -72,6 +72,7 @@ def check_config(cfg, job: str = "sgg") -> None:
         if node is not None and int(node) < 1:
             raise ConfigError(f"config key {key}: must be >= 1, got {node}")
     _check_device(cfg.MODEL.DEVICE)
+    _choice("SOLVER.NONFINITE", cfg.SOLVER.NONFINITE, ("stop", "skip"))
     names = [n.strip() for n in cfg.SGG.METHOD.split("+")]
     for n in names:
         if not n or n not in METHOD_REGISTRY:

@@ -117,11 +117,53 @@ def test_amp_bf16_on_cpu(tmp_path):
 def test_non_finite_loss_fails(tmp_path):
     class NaNMethod(ToyMethod):
         def loss(self, model, batch, outputs):
-            return {"loss_cls": outputs.sum() * float("nan")}
+            return {"loss_cls": outputs.sum() * float("nan"), "loss_ok": outputs.sum() * 0}
 
     trainer = build(toy_cfg(tmp_path, iters=3))
     trainer.method = NaNMethod()
-    with pytest.raises(FloatingPointError, match="loss_cls"):
+    with pytest.raises(FloatingPointError, match=r"iteration 0: non-finite loss \(loss_cls = "
+                                                 r"nan\); SOLVER.NONFINITE skip .*; no "
+                                                 r"checkpoint yet"):
+        trainer.train()
+
+
+class NaNAfter(ToyMethod):
+    """A finite loss whose gradient is NaN from step ``start`` on, for ``count`` steps."""
+
+    def __init__(self, start, count):
+        self.start, self.count, self.step = start, count, 0
+
+    def loss(self, model, batch, outputs):
+        out = super().loss(model, batch, outputs)
+        if self.start <= self.step < self.start + self.count:
+            out["loss_sqrt"] = (outputs * 0).abs().sqrt().sum()  # 0, gradient inf * 0 = NaN
+        self.step += 1
+        return out
+
+
+def test_non_finite_gradient_names_the_parameter_and_the_checkpoint(tmp_path):
+    trainer = build(toy_cfg(tmp_path, iters=12, ckpt_period=5))
+    trainer.method = NaNAfter(start=7, count=1)
+    with pytest.raises(FloatingPointError) as e:
+        trainer.train()
+    msg = str(e.value)
+    assert "iteration 7: non-finite gradient of " in msg and "\n" not in msg
+    assert "last checkpoint" in msg and "model_0000005.pth" in msg and "--resume" in msg
+
+
+def test_skip_mode_skips_the_steps_and_stops_after_too_many(tmp_path):
+    cfg = toy_cfg(tmp_path / "a", iters=12)
+    cfg.merge_from_list(["SOLVER.NONFINITE", "skip", "SOLVER.MAX_SKIPPED_STEPS", "3"])
+    trainer = build(cfg)
+    trainer.method = NaNAfter(start=4, count=2)
+    trainer.train()
+    assert trainer.skipped_steps == 2
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    cfg = toy_cfg(tmp_path / "b", iters=12)
+    cfg.merge_from_list(["SOLVER.NONFINITE", "skip", "SOLVER.MAX_SKIPPED_STEPS", "3"])
+    trainer = build(cfg)
+    trainer.method = NaNAfter(start=4, count=100)
+    with pytest.raises(FloatingPointError, match="4 steps in a row, SOLVER.MAX_SKIPPED_STEPS 3"):
         trainer.train()
 
 
