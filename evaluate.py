@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from pyg_sgg.config import ConfigError
-from pyg_sgg.data.errors import DatasetFormatError
 from pyg_sgg.engine.defaults import fail, one_line, setup_cfg, setup_logging
+from pyg_sgg.errors import CheckpointError, DatasetFormatError
 from pyg_sgg.evaluation.command_line import (add_predictions_args,
                                              run_predictions)
 
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     from pyg_sgg.engine import pipeline
     try:
         out = pipeline.run_inference(cfg, args.checkpoint, args.split)
-    except (FileNotFoundError, DatasetFormatError) as e:
+    except (FileNotFoundError, DatasetFormatError, CheckpointError) as e:
         fail(one_line(e))
     preds = out["predictions"]
     path = Path(args.output or Path(args.checkpoint).with_name(f"predictions_{args.split}.npz"))

@@ -11,11 +11,11 @@ import logging
 import sys
 
 from pyg_sgg.config import ConfigError
-from pyg_sgg.data.errors import DatasetFormatError
 from pyg_sgg.engine import distributed as du
 from pyg_sgg.engine.defaults import (default_argument_parser, fail, one_line,
                                      setup_cfg, setup_logging)
 from pyg_sgg.engine.validation import check_resume
+from pyg_sgg.errors import CheckpointError, DatasetFormatError
 
 
 def main(args):
@@ -35,7 +35,7 @@ def main(args):
                 print(pipeline.format_table(res["metrics"], "detector"))
             return
         pipeline.run_sgg(cfg, resume=args.resume, eval_only=args.eval_only)
-    except (FileNotFoundError, DatasetFormatError) as e:  # a user's file: one line naming it
+    except (FileNotFoundError, DatasetFormatError, CheckpointError) as e:  # a user's file
         fail(one_line(e))
     except FloatingPointError as e:  # a NaN / inf loss or gradient: which, when, where to resume
         fail(str(e), code=3)

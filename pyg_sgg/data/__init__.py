@@ -5,7 +5,7 @@ from ..lazy_exports import lazy_exports
 _EXPORTS = {
     "SceneGraph": ".scene_graph", "add_candidate_pairs": ".scene_graph",
     "all_pairs": ".scene_graph", "pair_labels": ".scene_graph",
-    "DatasetFormatError": ".errors", "VGDataset": ".vg", "COCOMaskDataset": ".coco",
+    "DatasetFormatError": ".vg", "VGDataset": ".vg", "COCOMaskDataset": ".coco",
     "collate_scene_graphs": ".loader",
     "ensure_dataset": ".synthvg", "get_statistics": ".statistics",
     "zero_shot_triplets": ".statistics", "few_shot_bins": ".statistics",

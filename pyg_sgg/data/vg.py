@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import DatasetFormatError
+from ..errors import DatasetFormatError
 from .scene_graph import SceneGraph
 
 __all__ = ["VGDataset", "DatasetFormatError", "load_vg_info", "CORRUPTED_IMAGE_IDS"]

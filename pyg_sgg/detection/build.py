@@ -6,8 +6,6 @@ import logging
 from pathlib import Path
 from typing import Dict, Tuple
 
-import torch
-
 from .cache_key import detector_output_dir, explain_missing_detector
 
 __all__ = ["build_detector_datasets", "build_detector_model", "class_counts",
@@ -47,7 +45,8 @@ def build_detector_datasets(cfg, splits=("vg_train", "vg_test", "coco_train", "c
 # ------------------------------------------------------------------------------- models
 def build_detector_model(cfg, num_classes: int, num_mask_classes: int = 0):
     """:class:`JointMaskRCNN` from the config (class counts without background)."""
-    from pyg_sgg.detection.backbone import SmallConvFPN, build_resnet_fpn_backbone
+    from pyg_sgg.detection.backbone import (SmallConvFPN,
+                                            build_resnet_fpn_backbone)
     from pyg_sgg.detection.joint_mask_rcnn import JointMaskRCNN
     m = cfg.MODEL
     name = m.BACKBONE.NAME.lower()
@@ -108,10 +107,10 @@ def class_counts(cfg, datasets) -> Tuple[int, int]:
 
 def load_detector_model(cfg, weights, num_classes: int, num_mask_classes: int = 0):
     """:class:`JointMaskRCNN` of ``cfg`` with the ``model`` state dict of ``weights``."""
+    from pyg_sgg.checkpoint_io import load_model_state, read_checkpoint
     from pyg_sgg.detection.training import detector_state_dict
     model = build_detector_model(cfg, num_classes, num_mask_classes)
-    state = torch.load(weights, map_location="cpu", weights_only=False)
-    model.load_state_dict(detector_state_dict(state))
+    load_model_state(model, {"model": detector_state_dict(read_checkpoint(weights))}, weights)
     return model.eval()
 
 
@@ -126,7 +125,8 @@ def build_detector_from_config(cfg, num_classes: int = 0, num_mask_classes: int 
     """
     from pyg_sgg.detection.torchvision_backend import TorchvisionDetector
     if cfg.DETECTOR.NAME.lower() == "detectron2":
-        from pyg_sgg.detection.detectron2_backend import build_detectron2_detector
+        from pyg_sgg.detection.detectron2_backend import \
+            build_detectron2_detector
         return build_detectron2_detector(cfg)
     weights = cfg.DETECTOR.WEIGHTS
     if not weights:

@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import torch
 
+from ..checkpoint_io import read_checkpoint
+
 __all__ = ["atomic_save", "atomic_write_text", "Checkpointer", "get_rng_state",
            "set_rng_state"]
 
@@ -144,4 +146,4 @@ class Checkpointer:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: checkpoint not found")
-        return torch.load(path, map_location=map_location, weights_only=False)
+        return read_checkpoint(path, map_location)

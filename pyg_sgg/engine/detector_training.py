@@ -16,8 +16,9 @@ from typing import Dict, List, Optional
 import torch
 from torch import Tensor
 
-from ..detection.build import build_detector_datasets, build_detector_model, class_counts
 from ..build_lock import build_lock
+from ..detection.build import (build_detector_datasets, build_detector_model,
+                               class_counts)
 from ..detection.cache_key import (detector_config_hash, detector_output_dir,
                                    explain_missing_detector, write_cache_key)
 from ..detection.joint_mask_rcnn import JointMaskRCNN

@@ -255,10 +255,11 @@ def run_sgg(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, flo
 def run_inference(cfg, checkpoint: str, split: str = "test") -> Dict[str, Any]:
     """``evaluate.py --config-file … --checkpoint …``: predictions of ``split`` (dict) and
     the evaluator (or ``None``)."""
-    parts = build_sgg(cfg)
+    from ..checkpoint_io import load_model_state
     from .checkpoint import Checkpointer
-    state = Checkpointer.load(checkpoint)
-    parts["model"].load_state_dict(state.get("model", state))
+    state = Checkpointer.load(checkpoint)  # a bad file fails before any long work
+    parts = build_sgg(cfg)
+    load_model_state(parts["model"], state, checkpoint)
     ds = parts["features"][split]
     if ds is None:
         raise ValueError(f"config key DATASETS.{split.upper()} is empty")

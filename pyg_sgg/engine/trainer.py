@@ -25,8 +25,10 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from ..checkpoint_io import load_model_state
 from . import distributed as du
-from .checkpoint import Checkpointer, atomic_write_text, get_rng_state, set_rng_state
+from .checkpoint import (Checkpointer, atomic_write_text, get_rng_state,
+                         set_rng_state)
 from .inference import default_collate, inference_on_dataset, resolve_device
 from .metrics_writer import MetricsWriter, flatten_results
 from .samplers import TrainingSampler
@@ -375,8 +377,8 @@ class Trainer:
             if not Path(self.cfg.MODEL.WEIGHTS).expanduser().is_file():
                 raise FileNotFoundError(f"config key MODEL.WEIGHTS: {self.cfg.MODEL.WEIGHTS} "
                                         f"not found")
-            state = Checkpointer.load(Path(self.cfg.MODEL.WEIGHTS).expanduser())
-            self.model.load_state_dict(state.get("model", state))
+            path = Path(self.cfg.MODEL.WEIGHTS).expanduser()
+            load_model_state(self.model, Checkpointer.load(path), path)
         return False
 
     def _handle_stop_signal(self, signum, frame) -> None:

@@ -54,7 +54,8 @@ def check_config(cfg, job: str = "sgg") -> None:
     from ..data.roots import coco_paths, vg_paths
     from ..detection.config import BACKBONES, BACKENDS
     from ..methods.ebm_config import BASE_GRAD_MODES
-    from ..methods.hml_config import CHILD_INITS, CLASS_WEIGHTS, MR_NORMALISE, STAGE_DATA
+    from ..methods.hml_config import (CHILD_INITS, CLASS_WEIGHTS, MR_NORMALISE,
+                                      STAGE_DATA)
     from ..methods.plugin_loss_config import BAIKAL_FORMS, BAIKAL_REL_ROWS
     from ..methods.registry import METHOD_REGISTRY
     from ..models.config import EFFECT_TYPES, FEATURE_MODES, PREDICTORS
