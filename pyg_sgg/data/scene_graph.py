@@ -62,6 +62,57 @@ class SceneGraph(Data):
     def num_relations(self) -> int:
         return int(self.gt_rel_label.numel())
 
+    def _relations(self):
+        """``(index [2, K], label [K], score [K] or None)``: the predicted relations
+        (``rel_*``, set by :class:`~pyg_sgg.Predictor`) if any, else the annotated ones."""
+        if "rel_index" in self:
+            return self.rel_index, self.rel_label, self.get("rel_score")
+        return self.gt_rel_index, self.gt_rel_label, None
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able form: ``{"image_size", "objects": [{"box", "label", "name",
+        "score"}], "relations": [{"subject", "object", "predicate", "predicate_id",
+        "score"}]}`` (names from ``object_classes`` / ``predicate_classes`` when set;
+        scores only where known)."""
+        objects_names = getattr(self, "object_classes", None)
+        predicate_names = getattr(self, "predicate_classes", None)
+        scores = self.get("scores")
+        objects = []
+        for i, (box, lab) in enumerate(zip(self.boxes.tolist(), self.labels.tolist())):
+            o = {"box": [round(float(v), 2) for v in box], "label": int(lab)}
+            if objects_names is not None:
+                o["name"] = objects_names[int(lab)]
+            if scores is not None:
+                o["score"] = float(scores[i])
+            objects.append(o)
+        index, label, score = self._relations()
+        relations = []
+        for k, (s, o, p) in enumerate(zip(index[0].tolist(), index[1].tolist(),
+                                          label.tolist())):
+            r = {"subject": int(s), "object": int(o), "predicate_id": int(p)}
+            if predicate_names is not None:
+                r["predicate"] = predicate_names[int(p)]
+            if score is not None:
+                r["score"] = float(score[k])
+            relations.append(r)
+        h, w = self.image_size.view(-1).tolist()
+        return {"image_size": [int(h), int(w)], "objects": objects, "relations": relations}
+
+    def to_networkx(self):
+        """A :class:`networkx.MultiDiGraph`: one node per object (``box``, ``label``,
+        ``name``, ``score``), one edge per relation (``predicate``, ``predicate_id``,
+        ``score``), subject to object; a pair may carry several predicates."""
+        import networkx as nx
+
+        d = self.to_dict()
+        g = nx.MultiDiGraph(image_size=tuple(d["image_size"]))
+        for i, o in enumerate(d["objects"]):
+            g.add_node(i, **o)
+        for r in d["relations"]:
+            attrs = {k: v for k, v in r.items() if k not in ("subject", "object")}
+            g.add_edge(r["subject"], r["object"], **attrs)
+        return g
+
     @property
     def gt_triplets(self) -> Tensor:
         """``[M, 3]`` long rows ``(subject, object, predicate)`` with local indices."""

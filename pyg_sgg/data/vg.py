@@ -46,13 +46,15 @@ IMAGE_DATA_FILE = "image_data.json"
 PathLike = Union[str, os.PathLike]
 
 
-def read_rgb(path) -> np.ndarray:
-    """``[H, W, 3]`` uint8 pixels of an image file; a corrupt or truncated file raises
-    :class:`DatasetFormatError` naming it."""
-    from PIL import Image
+def read_rgb(path, exif_transpose: bool = False) -> np.ndarray:
+    """``[H, W, 3]`` uint8 pixels of an image file (``exif_transpose``: turned as its EXIF
+    orientation says - photos; not VG, whose boxes are on the stored pixels); a corrupt or
+    truncated file raises :class:`DatasetFormatError` naming it."""
+    from PIL import Image, ImageOps
 
     try:
         with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im) if exif_transpose else im
             return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
     except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for unreadable data
         raise DatasetFormatError(f"{path}: field 'image': unreadable or truncated image "
