@@ -29,7 +29,7 @@ ImageLike = Union[str, Path, Tensor, np.ndarray, Any]  # Any: a PIL image
 def load_rgb_image(image: ImageLike) -> Tensor:
     """``[3, H, W]`` float in ``[0, 1]`` from a path, a PIL image (any mode; EXIF orientation
     applied), a ``[H, W]`` / ``[H, W, C]`` uint8 array or a ``[3, H, W]`` float tensor."""
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
     if isinstance(image, Tensor):
         if image.dim() != 3 or image.size(0) != 3:
