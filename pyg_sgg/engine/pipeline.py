@@ -249,6 +249,11 @@ def run_sgg(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, flo
             print(format_table(raw, f"{cfg.SGG.TASK} / {cfg.SGG.METHOD} on "
                                     f"{cfg.DATASETS.TEST[0]}"))
         logger.info("predictions written to %s", out / "predictions_test.npz")
+        final = out / "model_final.pth"
+        if final.is_file():
+            hint = "" if cfg.SGG.TASK == "sgdet" else " --boxes BOXES.json"
+            logger.info("model: %s; scene graphs of your images: python -m pyg_sgg.predict "
+                        "--checkpoint %s IMAGE...%s --out DIR", final, final, hint)
     return du.broadcast_object(results)
 
 
