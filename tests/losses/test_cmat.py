@@ -37,6 +37,8 @@ def random_scene(seed, sgdet, num_images=3, C=4, P=2):
         src = torch.cat([int(gt_ptr[b]) + torch.randint(0, int(n_gt[b]), (int(n_det[b]),),
                                                          generator=g) for b in range(num_images)])
         boxes = gt_boxes[src] + torch.randn(src.numel(), 4, generator=g) * 3
+        boxes = torch.cat([torch.minimum(boxes[:, :2], boxes[:, 2:]),
+                           torch.maximum(boxes[:, :2], boxes[:, 2:])], 1)  # valid xyxy
     else:
         n_det, boxes, src = n_gt, gt_boxes.clone(), torch.arange(gt_boxes.size(0))
     node_image = torch.repeat_interleave(torch.arange(num_images), n_det)
