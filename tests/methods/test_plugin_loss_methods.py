@@ -39,8 +39,8 @@ def test_one_step_in_every_task(name, mode):
     assert grads and all(torch.isfinite(g).all() for g in grads)
 
 
-@pytest.mark.parametrize("name, mode", [("gcl", "predcls"), ("gcl", "sgdet"),
-                                        ("baikal", "sgcls"), ("disc", "sgcls")])
+@pytest.mark.parametrize("name, mode", [("gcl", "sgdet"), ("baikal", "sgcls"),
+                                        pytest.param("disc", "sgcls", marks=pytest.mark.slow)])
 def test_method_trains_the_model(name, mode):
     model = build(mode, "motifs")
     method = build_method(name, _cfg(mode))
