@@ -188,7 +188,12 @@ class VGDataset(torch.utils.data.Dataset):
 
         path = _require_file(self.h5_file, "h5_file")
         box_key = f"boxes_{self.box_scale}"
-        with h5py.File(path, "r") as f:
+        try:
+            h5 = h5py.File(path, "r")
+        except OSError as e:  # truncated, empty or not HDF5 at all
+            raise _err(path, "<hdf5>", f"not a readable HDF5 file ({str(e).splitlines()[0]})"
+                       ) from None
+        with h5 as f:
             def get(key, ndim, cols=None):
                 if key not in f:
                     raise _err(path, key, "missing h5 key")

@@ -268,3 +268,13 @@ def test_one_line_of_a_worker_error():
                                 "unreadable")
     assert one_line(worker) == "a.jpg: field 'image': unreadable"
     assert one_line(DatasetFormatError("x.h5: field 'labels': bad")) == "x.h5: field 'labels': bad"
+
+
+@pytest.mark.parametrize("cut", [0, 100, "half"])
+def test_truncated_h5_names_the_file(vg_root, cut):
+    path = vg_root / H5_FILE
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2 if cut == "half" else cut])
+    with pytest.raises(DatasetFormatError, match=r"VG-SGG-with-attri.h5: field '<hdf5>': not "
+                                                 r"a readable HDF5 file"):
+        VGDataset(vg_root, "train", **NOFILTER)
