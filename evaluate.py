@@ -38,8 +38,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
     if args.checkpoint is None:
-        if not args.predictions:
-            fail("give --predictions FILE.npz, or --config-file and --checkpoint")
+        if not args.predictions and not args.sgb_results:
+            fail("give --predictions FILE.npz, --sgb-results eval_results.pytorch, or "
+                 "--config-file and --checkpoint")
         try:
             run_predictions(args)
         except (FileNotFoundError, ValueError) as e:  # bad file: one line naming it

@@ -20,6 +20,8 @@ def _bins(text: str):
 def add_predictions_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     g = parser.add_argument_group("scoring a predictions file")
     g.add_argument("--predictions", metavar="FILE.npz", help="predictions interchange file")
+    g.add_argument("--sgb-results", metavar="eval_results.pytorch",
+                   help="Scene-Graph-Benchmark's saved results file, scored the same way")
     g.add_argument("--mode", choices=("predcls", "sgcls", "sgdet"), default="predcls")
     g.add_argument("--ks", type=int, nargs="+", default=list(DEFAULT_KS))
     g.add_argument("--order", choices=("score", "file"), default="score",
@@ -39,7 +41,14 @@ def run_predictions(args) -> Dict[str, dict]:
     bad = [k for k in args.ks if k < 1]
     if bad:
         raise ValueError(f"argument --ks: every K must be >= 1, got {bad[0]}")
-    data = read_predictions(args.predictions, args.mode)
+    if getattr(args, "sgb_results", None):
+        from .interchange import validate_predictions
+        from .sgb_results import read_sgb_results
+        data = validate_predictions(read_sgb_results(args.sgb_results), args.mode,
+                                    source=args.sgb_results, require_content=True)
+        args.predictions = args.sgb_results  # the table's title
+    else:
+        data = read_predictions(args.predictions, args.mode)
     kwargs = {}
     if args.fewshot_bins:
         kwargs["fewshot_bins"] = args.fewshot_bins

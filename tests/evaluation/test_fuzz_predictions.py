@@ -6,9 +6,11 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from pyg_sgg.evaluation.interchange import PredictionsFormatError, read_predictions
+from pyg_sgg.evaluation.interchange import (PredictionsFormatError,
+                                            read_predictions)
 from pyg_sgg.evaluation.sgg_metrics import evaluate_predictions
 
 SLOW = os.environ.get("PYG_SGG_FUZZ_EXAMPLES")

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import evaluate
-from pyg_sgg.evaluation.interchange import (PredictionsFormatError, concat_predictions,
+from pyg_sgg.evaluation.interchange import (PredictionsFormatError,
+                                            concat_predictions,
                                             read_predictions)
 
 

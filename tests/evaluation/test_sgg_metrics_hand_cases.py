@@ -5,9 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from pyg_sgg.evaluation import (PredictionsFormatError, SGGEvaluator, evaluate_predictions,
-                                read_predictions, validate_predictions, write_predictions)
-from pyg_sgg.evaluation.command_line import add_predictions_args, run_predictions
+from pyg_sgg.evaluation import (PredictionsFormatError, SGGEvaluator,
+                                evaluate_predictions, read_predictions,
+                                validate_predictions, write_predictions)
+from pyg_sgg.evaluation.command_line import (add_predictions_args,
+                                             run_predictions)
 
 
 def tiny():

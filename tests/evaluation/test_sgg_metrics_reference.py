@@ -1,6 +1,7 @@
 """The vectorised metrics equal the simple per-image reference on random prediction files."""
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pyg_sgg.evaluation import evaluate_predictions, validate_predictions
 
