@@ -1,6 +1,7 @@
 """``evaluate.py --predictions FILE.npz``: score any codebase's predictions file."""
 import argparse
 import json
+from pathlib import Path
 from typing import Dict
 
 from .interchange import read_predictions
@@ -64,4 +65,11 @@ def run_predictions(args) -> Dict[str, dict]:
                 runs[name or path] = json.load(f)
         plot_per_predicate_recall(runs, args.plot, metric=f"R@{max(args.ks)}",
                                   train_counts=predicate_training_counts(data))
+        if args.mode != "sgdet":  # the predicted objects are the GT boxes: pairs align
+            from .confusion import plot_predicate_confusion, predicate_confusion
+            names = data.get("predicate_names")
+            out = Path(args.plot)
+            plot_predicate_confusion(predicate_confusion(data),
+                                     out.with_name(out.stem + "_confusion" + out.suffix),
+                                     None if names is None else [str(n) for n in names])
     return results

@@ -139,3 +139,26 @@ def test_the_valid_file_is_scored_and_an_empty_evaluator_is_not_an_error(tmp_pat
     empty = {**_valid_sgdet(), "gt_rel_ptr": np.array([0, 0, 0]),
              "gt_rels": np.zeros((0, 3), np.int64)}
     validate_predictions(empty, "sgdet")  # the training-time evaluator: no error
+
+
+def test_predicate_confusion_by_hand(tmp_path):
+    from pyg_sgg.evaluation.confusion import predicate_confusion
+    from pyg_sgg.evaluation.interchange import validate_predictions
+    # image 0: GT (0,1,1) scored with top predicate 2; GT (1,0,3) scored top 3;
+    # image 1: GT (0,1,2) never scored
+    d = {"num_predicates": np.asarray(3), "gt_obj_ptr": np.array([0, 2, 4]),
+         "gt_boxes": np.array([[0, 0, 5, 5], [1, 1, 6, 6], [0, 0, 5, 5], [1, 1, 6, 6]],
+                              np.float32),
+         "gt_labels": np.array([1, 2, 1, 2]), "gt_rel_ptr": np.array([0, 2, 3]),
+         "gt_rels": np.array([[0, 1, 1], [1, 0, 3], [0, 1, 2]]),
+         "rel_ptr": np.array([0, 2, 3]), "rel_pair_idx": np.array([[1, 0], [0, 1], [1, 0]]),
+         "rel_scores": np.array([[0.1, 0.1, 0.1, 0.7], [0.1, 0.2, 0.6, 0.1],
+                                 [0.1, 0.6, 0.2, 0.1]])}
+    c = predicate_confusion(validate_predictions(d, "predcls"))
+    want = np.zeros((4, 4), np.int64)
+    want[1, 2] = want[3, 3] = want[2, 0] = 1
+    assert c.tolist() == want.tolist()
+    path = tmp_path / "p.npz"
+    np.savez(path, **d, predicate_names=np.array(["bg", "on", "near", "has"]))
+    assert evaluate.main(["--predictions", str(path), "--plot", str(tmp_path / "r.png")]) == 0
+    assert (tmp_path / "r_confusion.png").is_file()
