@@ -3,8 +3,9 @@
     python -m pyg_sgg.predict --checkpoint RUN/model_final.pth photo1.jpg photo2.png --out OUT
     python -m pyg_sgg.predict --checkpoint RUN/model_final.pth a.jpg --boxes boxes.json
 
-For each image: ``OUT/<name>.json`` (:meth:`~pyg_sgg.data.scene_graph.SceneGraph.to_dict`)
-and ``OUT/<name>.png`` (the image with its boxes, the graph beside it). ``--boxes``: a JSON
+For each image: ``OUT/<name>.json`` (:meth:`~pyg_sgg.data.scene_graph.SceneGraph.to_dict`),
+``OUT/<name>.png`` (the image with its boxes, the graph beside it) and, with ``--html``,
+``OUT/<name>.html`` (:mod:`pyg_sgg.viewer`: self-contained, hover and a score slider). ``--boxes``: a JSON
 object ``{"<image file name>": {"boxes": [[x1, y1, x2, y2], ...], "labels": [...]}}`` for an
 SGCls (boxes) or PredCls (boxes and labels) model.
 """
@@ -69,7 +70,9 @@ def main(argv=None) -> int:
     p.add_argument("--boxes", help="JSON of boxes (and labels) per image file name")
     p.add_argument("--top-k", type=int, default=20, help="relations kept per image")
     p.add_argument("--out", default="scene_graphs", help="output folder")
-    p.add_argument("--no-png", action="store_true", help="JSON only")
+    p.add_argument("--no-png", action="store_true", help="no PNG picture")
+    p.add_argument("--html", action="store_true",
+                   help="also a self-contained HTML viewer per image (hover, score slider)")
     p.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE",
                    help="config overrides of the run's config.yaml")
     args = p.parse_args(argv)
@@ -102,6 +105,11 @@ def main(argv=None) -> int:
             tmp.replace(out / f"{stem}.json")
             if not args.no_png:
                 draw_scene_graph(image, graph, out / f"{stem}.png")
+            if args.html:
+                from .viewer import scene_graph_html
+                tmp = out / f".{stem}.html.tmp"
+                tmp.write_text(scene_graph_html(image, graph, title=Path(name).name))
+                tmp.replace(out / f"{stem}.html")
     except (FileNotFoundError, ValueError, ConfigError, DatasetFormatError,
             CheckpointError, KeyError) as e:
         fail(one_line(e) if not isinstance(e, KeyError) else str(e.args[0]))

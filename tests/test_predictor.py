@@ -142,3 +142,42 @@ def test_predict_cli_writes_json_and_png(tmp_path, monkeypatch, capsys):
         predict.main(["--checkpoint", "x.pth", str(tmp_path / "a.png"), "--out",
                       str(tmp_path / "out2")])
     assert "error: boxes: an SGCls model needs the object boxes" in capsys.readouterr().err
+
+
+def test_html_viewer_is_self_contained_and_complete():
+    from html.parser import HTMLParser
+
+    from pyg_sgg.viewer import scene_graph_html
+
+    g = predictor("sgcls")(picture(), boxes=[[2, 3, 30, 40], [10, 8, 60, 47], [0, 0, 9, 9]])
+    page = scene_graph_html(load_rgb_image(picture()), g, title="a </script> test")
+
+    class Collect(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.data_json, self._in = [], None, False
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            self.tags.append((tag, a))
+            self._in = a.get("id") == "sg-data"
+
+        def handle_data(self, data):
+            if self._in:
+                self.data_json, self._in = data, False
+
+    c = Collect()
+    c.feed(page)
+    boxes = [a for t, a in c.tags if t == "rect" and a.get("class") == "box"]
+    nodes = [a for t, a in c.tags if t == "circle"]
+    edges = [a for t, a in c.tags if t == "g" and "data-relation" in a]
+    d = g.to_dict()
+    assert len(boxes) == len(nodes) == 3 and len(edges) == len(d["relations"])
+    assert {e["data-subject"] for e in edges} <= {"0", "1", "2"}
+    assert all(float(e["data-score"]) == pytest.approx(r["score"], rel=1e-6)
+               for e, r in zip(edges, d["relations"]))
+    assert json.loads(c.data_json.replace("<\\/", "</")) == d
+    links = [v for _, a in c.tags for k, v in a.items() if k in ("src", "href")]
+    assert links and all(v.startswith(("data:", "url(#", "#")) for v in links)  # no network
+    assert "a &lt;/script&gt; test" in page
+    assert any(t == "input" and a.get("type") == "range" for t, a in c.tags)
