@@ -19,6 +19,8 @@ dropped with their relations. Images without a ``split`` go to test with probabi
     python -m pyg_sgg.data.convert annotations.json --images photos/ --out my_vg \\
         --num-classes 150 --num-predicates 50
     python train.py --method ce DATASETS.VG.ROOT my_vg MODEL.MASK_ON False
+    python -m pyg_sgg.data.convert VG_JSON_DIR --raw-vg --images VG_100K --out vg150 \
+        --num-classes 150 --num-predicates 50    # Visual Genome's raw files
 """
 import argparse
 import json
@@ -31,7 +33,7 @@ import numpy as np
 
 from ..errors import DatasetFormatError
 
-__all__ = ["convert_simple_json", "select_vocabulary"]
+__all__ = ["convert_simple_json", "convert_images", "raw_visual_genome", "select_vocabulary"]
 
 
 def select_vocabulary(counts: Counter, top: Optional[int] = None,
@@ -94,11 +96,22 @@ def convert_simple_json(annotations, image_dir, out_dir, num_classes: Optional[i
                         predicates: Optional[Sequence[str]] = None,
                         test_fraction: float = 0.3, seed: int = 0) -> Dict[str, int]:
     """Convert (see the module docstring); returns counts of what was written and dropped."""
+    annotations = Path(annotations)
+    return convert_images(_read(annotations), annotations, image_dir, out_dir, num_classes,
+                          num_predicates, classes, predicates, test_fraction, seed)
+
+
+def convert_images(images: List[dict], annotations, image_dir, out_dir,
+                   num_classes: Optional[int] = None, num_predicates: Optional[int] = None,
+                   classes: Optional[Sequence[str]] = None,
+                   predicates: Optional[Sequence[str]] = None, test_fraction: float = 0.3,
+                   seed: int = 0) -> Dict[str, int]:
+    """:func:`convert_simple_json` of an already read and checked ``images`` list (named
+    ``annotations`` in messages)."""
     from .vg import read_rgb
     from .vg_writer import write_vg150
 
-    annotations, image_dir, out = Path(annotations), Path(image_dir), Path(out_dir)
-    images = _read(annotations)
+    image_dir, out = Path(image_dir), Path(out_dir)
     for i, im in enumerate(images):  # every problem before any writing
         if not (image_dir / im["file_name"]).is_file():
             _fail(annotations, i, "file_name", f"image {image_dir / im['file_name']} not found")
@@ -146,6 +159,59 @@ def convert_simple_json(annotations, image_dir, out_dir, num_classes: Optional[i
             "dropped_objects": dropped_obj, "dropped_relations": dropped_rel}
 
 
+def _clean(name) -> str:
+    """VG150's name normalisation, simplified: lower case, single spaces."""
+    return " ".join(str(name).lower().strip().split())
+
+
+def _load_json(path: Path):
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: file not found") from None
+    except json.JSONDecodeError as e:
+        raise DatasetFormatError(f"{path}: field '<json>': not valid JSON ({e})") from None
+
+
+def raw_visual_genome(folder) -> List[dict]:
+    """Visual Genome's raw ``objects.json``, ``relationships.json`` and ``image_data.json``
+    (of ``folder``) as the simple format's images: the objects are those of
+    ``objects.json`` (first name, ``x, y, w, h`` -> ``xyxy`` as ``x + w``), the relations
+    those of ``relationships.json`` whose subject and object ids are among them; images
+    without objects are skipped. ``file_name``: ``<image_id>.jpg`` (VG's file names)."""
+    folder = Path(folder)
+    info = {int(r["image_id"]): r for r in _load_json(folder / "image_data.json")}
+    rels = {int(r["image_id"]): r.get("relationships", [])
+            for r in _load_json(folder / "relationships.json")}
+    images = []
+    for k, rec in enumerate(_load_json(folder / "objects.json")):
+        iid = int(rec.get("image_id", -1))
+        if iid not in info:
+            raise DatasetFormatError(f"{folder / 'objects.json'}: record {k}: field "
+                                     f"'image_id': {iid} is not in image_data.json")
+        objects, index = [], {}
+        for o in rec.get("objects", []):
+            names = o.get("names") or ([o["name"]] if "name" in o else [])
+            if not names or o.get("w", 0) <= 0 or o.get("h", 0) <= 0:
+                continue
+            index[int(o["object_id"])] = len(objects)
+            x, y = float(o["x"]), float(o["y"])
+            objects.append({"box": [x, y, x + float(o["w"]), y + float(o["h"])],
+                            "name": _clean(names[0])})
+        if not objects:
+            continue
+        relations = []
+        for r in rels.get(iid, []):
+            s_id = int(r["subject"]["object_id"])
+            o_id = int(r["object"]["object_id"])
+            if s_id in index and o_id in index and s_id != o_id and r.get("predicate"):
+                relations.append({"subject": index[s_id], "object": index[o_id],
+                                  "predicate": _clean(r["predicate"])})
+        images.append({"file_name": f"{iid}.jpg", "objects": objects,
+                       "relations": relations})
+    return images
+
+
 def _names(path: Optional[str]) -> Optional[List[str]]:
     if path is None:
         return None
@@ -154,7 +220,11 @@ def _names(path: Optional[str]) -> Optional[List[str]]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("annotations", help="the simple JSON file (see --help)")
+    p.add_argument("annotations", help="the simple JSON file (see --help), or with --raw-vg "
+                                       "the folder of objects.json, relationships.json and "
+                                       "image_data.json")
+    p.add_argument("--raw-vg", action="store_true",
+                   help="read Visual Genome's raw json files (the images: VG_100K)")
     p.add_argument("--images", required=True, help="folder of the images (file_name)")
     p.add_argument("--out", required=True, help="output dataset folder")
     p.add_argument("--num-classes", type=int, default=None)
@@ -165,9 +235,14 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     try:
-        counts = convert_simple_json(a.annotations, a.images, a.out, a.num_classes,
-                                     a.num_predicates, _names(a.classes),
-                                     _names(a.predicates), a.test_fraction, a.seed)
+        if a.raw_vg:
+            counts = convert_images(raw_visual_genome(a.annotations), a.annotations, a.images,
+                                    a.out, a.num_classes, a.num_predicates, _names(a.classes),
+                                    _names(a.predicates), a.test_fraction, a.seed)
+        else:
+            counts = convert_simple_json(a.annotations, a.images, a.out, a.num_classes,
+                                         a.num_predicates, _names(a.classes),
+                                         _names(a.predicates), a.test_fraction, a.seed)
     except (FileNotFoundError, DatasetFormatError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -87,3 +87,40 @@ def test_select_vocabulary():
     c = Counter({"b": 2, "a": 2, "c": 5})
     assert select_vocabulary(c, 2) == ["__background__", "c", "a"]
     assert select_vocabulary(c, given=["x", "c"]) == ["__background__", "x", "c"]
+
+
+def test_raw_visual_genome_sample(tmp_path, capsys):
+    """A hand-written 3-image sample in VG's raw layout (objects / relationships /
+    image_data json): the converted files load with the expected counts."""
+    def o(oid, x, y, w, h, name):
+        return {"object_id": oid, "x": x, "y": y, "w": w, "h": h, "names": [name]}
+    objects = [
+        {"image_id": 10, "objects": [o(1, 0, 0, 30, 40, "Man"), o(2, 20, 10, 50, 40, "horse"),
+                                     o(3, 5, 5, 0, 9, "hat")]},          # a zero-width box
+        {"image_id": 11, "objects": [o(4, 1, 1, 60, 50, "man"), o(5, 3, 3, 9, 9, "kite  ")]},
+        {"image_id": 12, "objects": []},                                  # skipped
+    ]
+    relationships = [
+        {"image_id": 10, "relationships": [
+            {"predicate": "ON", "subject": {"object_id": 1}, "object": {"object_id": 2}},
+            {"predicate": "wears", "subject": {"object_id": 1}, "object": {"object_id": 3}}]},
+        {"image_id": 11, "relationships": [
+            {"predicate": "flying", "subject": {"object_id": 5}, "object": {"object_id": 4}}]},
+    ]
+    image_data = [{"image_id": i, "width": 80, "height": 60} for i in (10, 11, 12)]
+    (tmp_path / "vg").mkdir()
+    for name, data in (("objects", objects), ("relationships", relationships),
+                       ("image_data", image_data)):
+        (tmp_path / "vg" / f"{name}.json").write_text(json.dumps(data))
+    (tmp_path / "VG_100K").mkdir()
+    for i in (10, 11, 12):
+        Image.fromarray(np.zeros((60, 80, 3), np.uint8)).save(tmp_path / "VG_100K" / f"{i}.jpg")
+    assert main([str(tmp_path / "vg"), "--raw-vg", "--images", str(tmp_path / "VG_100K"),
+                 "--out", str(tmp_path / "out"), "--test-fraction", "0"]) == 0
+    assert "2 images" in capsys.readouterr().out
+    ds = VGDataset(tmp_path / "out", "train", **NOFILTER)
+    assert ds.object_classes == ["__background__", "man", "horse", "kite"]
+    assert ds.predicate_classes == ["__background__", "flying", "on"]
+    assert len(ds) == 2
+    assert [g.labels.tolist() for g in (ds[0], ds[1])] == [[1, 2], [1, 3]]
+    assert [g.gt_triplets.tolist() for g in (ds[0], ds[1])] == [[[0, 1, 2]], [[1, 0, 1]]]
