@@ -278,3 +278,30 @@ def test_truncated_h5_names_the_file(vg_root, cut):
     with pytest.raises(DatasetFormatError, match=r"VG-SGG-with-attri.h5: field '<hdf5>': not "
                                                  r"a readable HDF5 file"):
         VGDataset(vg_root, "train", **NOFILTER)
+
+
+def test_validate_lists_every_planted_problem(vg_root, capsys):
+    from PIL import Image
+
+    from pyg_sgg.data.validate import main
+    (vg_root / "images" / "1.jpg").unlink()                       # missing
+    (vg_root / "images" / "4.jpg").write_bytes(b"garbage")        # corrupt
+    Image.new("RGB", (10, 10)).save(vg_root / "images" / "6.jpg")  # wrong size
+    assert main([str(vg_root)]) == 1
+    out = capsys.readouterr()
+    lines = out.out.strip().splitlines()
+    assert len(lines) == 3, lines
+    assert "1.jpg: image 1: field 'image_dir': missing image file" in lines[0]
+    assert "4.jpg: field 'image': unreadable or truncated image" in lines[1]
+    assert "6.jpg: image 6: field 'width/height': the file is 10 x 10" in lines[2]
+    assert "3 problems" in out.err
+    with h5py.File(vg_root / H5_FILE, "r+") as f:
+        del f["labels"]
+    assert main([str(vg_root)]) == 1
+    assert capsys.readouterr().out.strip().endswith("field 'labels': missing h5 key")
+
+
+def test_validate_a_good_folder(vg_root, capsys):
+    from pyg_sgg.data.validate import main
+    assert main([str(vg_root)]) == 0
+    assert "0 problems" in capsys.readouterr().err
