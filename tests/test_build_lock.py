@@ -55,3 +55,30 @@ def test_two_runs_generating_the_same_synthvg_generate_it_once(tmp_path):
     outs = _both(GENERATE, tmp_path / "synthvg", tmp_path / "log")
     assert outs[0] == outs[1] and "VG-SGG-with-attri.h5" in outs[0]
     assert (tmp_path / "log").read_text() == "generate\n"
+
+
+KILLED = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    import importlib
+    g = importlib.import_module("pyg_sgg.data.synthvg.generate")
+    real = g.generate
+    def generate_then_die(out, *a, **k):
+        real(out, *a, **k)              # the temporary folder is complete...
+        os.kill(os.getpid(), signal.SIGKILL)   # ...and the process dies before the rename
+    g.generate = generate_then_die
+    g.ensure_dataset(root=Path(sys.argv[1]), num_images=12, seed=3, progress=False)
+""")
+
+
+def test_a_killed_generation_leaves_nothing_that_is_read_and_no_leftover(tmp_path):
+    root = tmp_path / "synthvg"
+    done = subprocess.run([sys.executable, "-c", KILLED, str(root)], cwd=ROOT)
+    assert done.returncode == -9
+    assert not root.exists() and list(tmp_path.glob(".synthvg.tmp*"))  # only the temp
+    from pyg_sgg.data.synthvg.generate import ensure_dataset
+    again = ensure_dataset(root=root, num_images=12, seed=3, progress=False)
+    assert not list(tmp_path.glob(".synthvg.tmp*"))  # the killed build's folder is gone
+    other = ensure_dataset(root=tmp_path / "fresh", num_images=12, seed=3, progress=False)
+    for f in ("VG-SGG-with-attri.h5", "image_data.json", "VG-SGG-dicts-with-attri.json"):
+        assert (again / f).read_bytes() == (other / f).read_bytes()  # = an uninterrupted run

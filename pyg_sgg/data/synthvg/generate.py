@@ -216,9 +216,11 @@ def _generate_locked(root: Path, num_images: int, seed: int, progress: bool) -> 
         raise FileExistsError(f"{root}: field 'report.json': missing; the folder is not empty "
                               f"and not a SynthVG folder, refusing to overwrite it")
     root.parent.mkdir(parents=True, exist_ok=True)
+    # holding the build lock: any temporary folder of this dataset is a killed build's
+    for leftover in root.parent.glob(f".{root.name}.tmp*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
     tmp = root.parent / f".{root.name}.tmp{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
     rep = generate(tmp, num_images=num_images, seed=seed, progress=progress)
     if progress:
         print(format_report(rep), file=sys.stderr)
