@@ -59,7 +59,6 @@ def transfer_matrix(vg_names: Sequence[str], coco_names: Sequence[str], vg_embed
         raise ValueError(f"transfer_matrix: empty_rows must be 'softmax' or 'zero', got "
                          f"{empty_rows!r}")
     base = base_classes(vg_names, coco_names, aliases)
-    C, K = len(vg_names) - 1, len(coco_names) - 1
     sim = torch.softmax(vg_embed[1:].double() @ coco_embed[1:].double().t(), dim=-1)  # [C, K]
     kept = sim.where(sim >= threshold, torch.zeros_like(sim))
     total = kept.sum(-1, keepdim=True)
