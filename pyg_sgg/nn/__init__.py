@@ -13,6 +13,7 @@ _EXPORTS = {
     "RoIPooler": ".roi_pooler", "BoxFeatureExtractor": ".box_feature_extractor",
     "UnionFeatureExtractor": ".union_feature_extractor",
     "pair_rectangles": ".union_feature_extractor", "MaskTransfer": ".mask_transfer",
+    "GaussianMaskAttention": ".gaussian_mask_attention",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)

@@ -1,0 +1,87 @@
+"""Relation grounding's mask attention (Khandelwal et al., ICCV'21; METHODS.md §2.5): per
+candidate pair, each object's class masks blurred by a 7×7 Gaussian whose shape comes from
+the two objects' class distributions, multiplied, squashed: ``U = σ(K_h * M_h ⊙ K_t * M_t)``.
+
+The kernel of each pair object: ``v = Linear(2 (C + 1) → 6)([p_h; p_t])`` reshaped
+``[2, 3]``; ``σx, σy = exp(v/2)`` (≥ 1e-7), ``ρ = tanh(v)``;
+``K(x, y) ∝ exp(−[(x/σx)² + (y/σy)² − 2ρ (x/σx)(y/σy)] / (2 (1 − ρ²)))`` on
+``x, y ∈ {−3..3}``, summing to 1, shared by the C channels. All pairs of a batch are one
+grouped convolution. ``mode="avg"`` / ``"union"`` are the paper's ablations as I read them
+(the mean, resp. the element-wise maximum, of the two masks; no kernels).
+"""
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["GaussianMaskAttention", "gaussian_kernels"]
+
+MODES = ("gaussian", "avg", "union")
+
+
+def gaussian_kernels(sigma_x: Tensor, sigma_y: Tensor, rho: Tensor, size: int = 7) -> Tensor:
+    """``[E, size, size]`` normalised correlated Gaussians (rows ``y``, columns ``x``)."""
+    r = torch.arange(size, dtype=sigma_x.dtype, device=sigma_x.device) - (size - 1) / 2
+    y, x = torch.meshgrid(r, r, indexing="ij")
+    sx, sy, p = sigma_x.view(-1, 1, 1), sigma_y.view(-1, 1, 1), rho.view(-1, 1, 1)
+    u, w = x / sx, y / sy
+    k = torch.exp(-(u * u + w * w - 2 * p * u * w) / (2 * (1 - p * p)).clamp(min=1e-6))
+    return k / k.sum((1, 2), keepdim=True)
+
+
+class GaussianMaskAttention(nn.Module):
+    """Pair attention maps from per-object class masks.
+
+    Args:
+        num_classes (int): ``C + 1`` (width of the class distributions).
+        kernel_size (int): (default: ``7``)
+        mode (str): ``"gaussian"`` (the paper), ``"avg"`` or ``"union"``.
+
+    Shapes:
+        masks ``[N, C_m, H, W]`` (probabilities), obj_dist ``[N, C + 1]``, edge_index
+        ``[2, E]`` → ``[E, C_m, H, W]``.
+    """
+
+    def __init__(self, num_classes: int, kernel_size: int = 7, mode: str = "gaussian"):
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"GaussianMaskAttention: mode must be one of {MODES}, got {mode!r}")
+        self.num_classes, self.kernel_size, self.mode = num_classes, kernel_size, mode
+        self.variance_net = nn.Linear(2 * num_classes, 6)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.variance_net.reset_parameters()
+
+    def kernels(self, obj_dist: Tensor, edge_index: Tensor):
+        """``(K_h, K_t)``, each ``[E, k, k]``."""
+        v = self.variance_net(torch.cat([obj_dist[edge_index[0]], obj_dist[edge_index[1]]], 1))
+        v = v.view(-1, 2, 3)
+        sigma = torch.exp(0.5 * v[..., 0:2]).clamp(min=1e-7)
+        rho = torch.tanh(v[..., 2])
+        k = gaussian_kernels(sigma[..., 0].reshape(-1), sigma[..., 1].reshape(-1),
+                             rho.reshape(-1), self.kernel_size)
+        k = k.view(-1, 2, self.kernel_size, self.kernel_size)
+        return k[:, 0], k[:, 1]
+
+    def _blur(self, masks: Tensor, kernels: Tensor) -> Tensor:
+        E, C, H, W = masks.shape
+        weight = kernels.to(masks.dtype).repeat_interleave(C, dim=0).unsqueeze(1)  # [E*C,1,k,k]
+        out = F.conv2d(masks.reshape(1, E * C, H, W), weight, padding=self.kernel_size // 2,
+                       groups=E * C)
+        return out.view(E, C, H, W)
+
+    def forward(self, masks: Tensor, obj_dist: Tensor, edge_index: Tensor) -> Tensor:
+        E = edge_index.size(1)
+        head, tail = masks[edge_index[0]], masks[edge_index[1]]
+        if E == 0:
+            return masks.new_zeros((0,) + tuple(masks.shape[1:]))
+        if self.mode == "avg":
+            return (head + tail) / 2
+        if self.mode == "union":
+            return torch.maximum(head, tail)
+        k_h, k_t = self.kernels(obj_dist.to(masks.dtype), edge_index)
+        return torch.sigmoid(self._blur(head, k_h) * self._blur(tail, k_t))
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(num_classes={self.num_classes}, "
+                f"kernel_size={self.kernel_size}, mode={self.mode!r})")
