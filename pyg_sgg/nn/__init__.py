@@ -14,6 +14,7 @@ _EXPORTS = {
     "UnionFeatureExtractor": ".union_feature_extractor",
     "pair_rectangles": ".union_feature_extractor", "MaskTransfer": ".mask_transfer",
     "GaussianMaskAttention": ".gaussian_mask_attention",
+    "MaskGroundedBoxExtractor": ".mask_grounded_box_extractor",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)
