@@ -66,6 +66,9 @@ class SceneGraphModel(torch.nn.Module):
             read from ``batch.x``. (default: :obj:`None`)
         union_extractor (UnionFeatureExtractor, optional): likewise ``edge_attr`` for the
             scored pairs (only with ``box_extractor``). (default: :obj:`None`)
+        grounding (SegmentationGrounding, optional): segmentation-grounded ``x`` and
+            ``edge_attr`` instead of the two extractors (FPN maps + ``mask_logits`` in the
+            batch). (default: :obj:`None`)
         effect_type (str): with a
             :class:`~pyg_sgg.nn.causal_relation_head.CausalRelationHead`, ``"tde"`` scores
             the test pairs by the total direct effect of the context (the encoder runs a
@@ -80,6 +83,7 @@ class SceneGraphModel(torch.nn.Module):
                  sgdet_iou_threshold: float = 0.5, later_nms_threshold: float = 0.3,
                  box_extractor: Optional[torch.nn.Module] = None,
                  union_extractor: Optional[torch.nn.Module] = None,
+                 grounding: Optional[torch.nn.Module] = None,
                  effect_type: str = "none"):
         super().__init__()
         from ..nn.causal_relation_head import CausalRelationHead
@@ -95,6 +99,9 @@ class SceneGraphModel(torch.nn.Module):
         self.effect_type = effect_type
         if union_extractor is not None and box_extractor is None:
             raise ValueError("SceneGraphModel: a union_extractor needs a box_extractor")
+        if grounding is not None and box_extractor is not None:
+            raise ValueError("SceneGraphModel: segmentation grounding replaces the box / union "
+                             "extractors; give one or the other")
         if mode not in MODES:
             raise ValueError(f"SceneGraphModel: mode must be one of "
                              f"{MODES}, got {mode!r}")
@@ -110,6 +117,7 @@ class SceneGraphModel(torch.nn.Module):
         self.later_nms_threshold = later_nms_threshold
         self.box_extractor = box_extractor
         self.union_extractor = union_extractor
+        self.grounding = grounding
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -171,6 +179,8 @@ class SceneGraphModel(torch.nn.Module):
     def visual_features(self, batch, node_graph: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
         """``(x [N, D], edge_attr [E, D_u] or None)`` of the batch's nodes and scored pairs:
         read from the batch (``frozen``) or pooled by the trainable extractors."""
+        if self.grounding is not None:
+            return self.grounded_features(batch, node_graph)
         if self.box_extractor is None:
             if batch.get("x") is None:
                 raise ValueError("SceneGraphModel: batch lacks field 'x' (RoI features); "
@@ -188,6 +198,23 @@ class SceneGraphModel(torch.nn.Module):
             edge_attr = self.union_extractor(maps, boxes, batch.edge_index, node_graph,
                                              batch.map_image_size[node_graph])
         return x, edge_attr
+
+    def grounded_features(self, batch, node_graph: Tensor) -> Tuple[Tensor, Tensor]:
+        """:class:`~pyg_sgg.nn.SegmentationGrounding` features: the FPN maps and the
+        detector's mask logits of the node boxes (``batch.mask_logits``); the kernels read
+        one-hot GT labels in PredCls, the detector's class softmax otherwise."""
+        for key in ("feature_maps", "mask_logits"):
+            if batch.get(key) is None:
+                raise ValueError(f"SceneGraphModel: batch lacks field {key!r} (segmentation "
+                                 f"grounding reads the FPN maps and the detector's masks: "
+                                 f"MODEL.SGG.FEATURES trainable, DETECTOR.CACHE_MASKS True)")
+        boxes = self.map_boxes(batch, batch.boxes, node_graph)
+        if self.mode == "predcls":
+            dist = torch.nn.functional.one_hot(batch.labels.long(), self.num_classes)
+        else:
+            dist = torch.softmax(batch.det_logits.float(), dim=-1)
+        return self.grounding(batch.feature_maps, boxes, node_graph, batch.edge_index,
+                              batch.mask_logits, dist.to(boxes.dtype))
 
     def gt_features(self, batch) -> Tensor:
         """``[G, D]`` trainable-extractor features of the SGDet ground-truth boxes

@@ -15,6 +15,7 @@ _EXPORTS = {
     "pair_rectangles": ".union_feature_extractor", "MaskTransfer": ".mask_transfer",
     "GaussianMaskAttention": ".gaussian_mask_attention",
     "MaskGroundedBoxExtractor": ".mask_grounded_box_extractor",
+    "SegmentationGrounding": ".segmentation_grounding",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)

@@ -1,0 +1,74 @@
+"""SceneGraphModel with segmentation-grounded features: every encoder and task trains and
+predicts from FPN maps + the detector's mask logits, empty and single-object images."""
+import pytest
+import torch
+
+from pyg_sgg.data.loader import collate_scene_graphs
+from pyg_sgg.models import SceneGraphModel, context_options, sgg_task_loss
+from pyg_sgg.nn import SegmentationGrounding
+from pyg_sgg.nn.context import CONTEXT_REGISTRY
+
+from .conftest import C1, P1
+from .test_trainable_features import FPN, SCALES, W, graph
+
+K = 3  # COCO mask classes
+
+
+def make_batch(sizes=(5, 1, 0, 4), sgdet=False, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    graphs = []
+    for i, n in enumerate(sizes):
+        d = graph(n, 2, g, sgdet, i)
+        d.mask_logits = torch.randn(n, K, 28, 28, generator=g)
+        graphs.append(d)
+    return collate_scene_graphs(graphs)
+
+
+def build(mode, context, attention="gaussian"):
+    torch.manual_seed(0)
+    transfer = torch.softmax(torch.randn(C1 - 1, K), -1)
+    grounding = SegmentationGrounding(transfer, FPN, SCALES, W, C1, attention=attention,
+                                      pool_to=7)
+    return SceneGraphModel.build(
+        mode=mode, context=context, num_classes=C1, num_predicates=P1, feature_dim=W,
+        pair_feature_dim=W, hidden_dim=16, pooling_dim=16, dropout=0.0,
+        pred_dist=torch.randn(C1, C1, P1), pairs_per_image=16,
+        context_options=context_options(context, embed_dim=8, dropout=0.0, edge_channels=W,
+                                        num_obj_layers=1, num_edge_layers=1, heads=2,
+                                        num_iterations=2),
+        grounding=grounding)
+
+
+@pytest.mark.parametrize("mode", ["predcls", "sgcls", "sgdet"])
+@pytest.mark.parametrize("context", ["none"] + CONTEXT_REGISTRY.names())
+def test_every_encoder_and_task_trains_and_predicts(mode, context):
+    model = build(mode, context).train()
+    batch = model.prepare_batch(make_batch(sgdet=mode == "sgdet"),
+                                torch.Generator().manual_seed(0))
+    out = model(batch)
+    assert out.rel_logits.shape == (batch.edge_index.size(1), P1)
+    sum(sgg_task_loss(batch, out).values()).backward()
+    if context != "none" and batch.edge_index.size(1):
+        g = model.grounding
+        assert g.box.mask_combiner.weight.grad.abs().sum() > 0
+        assert g.union.fc6.weight.grad.abs().sum() > 0
+        if mode != "predcls":  # the kernels read the detector's distribution
+            assert g.attention.variance_net.weight.grad.abs().sum() > 0
+    alone = model.predict(make_batch(sizes=(0, 1), sgdet=mode == "sgdet", seed=2))
+    assert alone["rel_scores"].shape == (0, P1)
+
+
+@pytest.mark.parametrize("attention", ["avg", "union"])
+def test_ablation_attentions_train(attention):
+    model = build("sgcls", "motifs", attention).train()
+    batch = model.prepare_batch(make_batch(), torch.Generator().manual_seed(0))
+    sum(sgg_task_loss(batch, model(batch)).values()).backward()
+    assert model.grounding.union.fc6.weight.grad.abs().sum() > 0
+
+
+def test_missing_mask_logits_is_one_clear_error():
+    model = build("sgcls", "motifs")
+    batch = make_batch()
+    del batch.mask_logits
+    with pytest.raises(ValueError, match="batch lacks field 'mask_logits'"):
+        model(model.prepare_batch(batch, torch.Generator().manual_seed(0)))
