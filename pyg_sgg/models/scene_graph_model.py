@@ -146,15 +146,16 @@ class SceneGraphModel(torch.nn.Module):
     def from_config(cls, cfg, statistics: Optional[dict] = None, *,
                     feature_dim: Optional[int] = None, pair_feature_dim: Optional[int] = None,
                     class_names: Optional[Sequence[str]] = None,
-                    feature_extractors: Optional[Tuple[torch.nn.Module, torch.nn.Module]] = None
-                    ) -> "SceneGraphModel":
+                    feature_extractors: Optional[Tuple[torch.nn.Module, torch.nn.Module]] = None,
+                    grounding: Optional[torch.nn.Module] = None) -> "SceneGraphModel":
         """Build from ``cfg.MODEL.SGG`` and ``cfg.SGG.TASK``
         (:func:`~pyg_sgg.models.builder.build_kwargs_from_config` documents the arguments;
         ``feature_extractors``: the ``(box, union)`` extractors of the ``trainable`` mode,
         e.g. ``detector.relation_feature_extractors()``)."""
         return cls.build(**build_kwargs_from_config(
             cfg, statistics, feature_dim=feature_dim, pair_feature_dim=pair_feature_dim,
-            class_names=class_names, feature_extractors=feature_extractors))
+            class_names=class_names, feature_extractors=feature_extractors,
+            grounding=grounding))
 
     # ------------------------------------------------------------------ batch preparation
     def prepare_batch(self, batch, generator: Optional[torch.Generator] = None):
