@@ -4,12 +4,14 @@ import pytest
 import torch
 
 from pyg_sgg.data.loader import collate_scene_graphs
-from pyg_sgg.models import SceneGraphModel, context_options, sgg_task_loss
+from pyg_sgg.models import sgg_task_loss
 from pyg_sgg.nn import SegmentationGrounding
 from pyg_sgg.nn.context import CONTEXT_REGISTRY
 
 from .conftest import C1, P1
-from .test_trainable_features import FPN, SCALES, W, graph
+from .test_trainable_features import FPN, SCALES, W
+from .test_trainable_features import build as build_on_maps
+from .test_trainable_features import graph
 
 K = 3  # COCO mask classes
 
@@ -27,16 +29,8 @@ def make_batch(sizes=(5, 1, 0, 4), sgdet=False, seed=0):
 def build(mode, context, attention="gaussian"):
     torch.manual_seed(0)
     transfer = torch.softmax(torch.randn(C1 - 1, K), -1)
-    grounding = SegmentationGrounding(transfer, FPN, SCALES, W, C1, attention=attention,
-                                      pool_to=7)
-    return SceneGraphModel.build(
-        mode=mode, context=context, num_classes=C1, num_predicates=P1, feature_dim=W,
-        pair_feature_dim=W, hidden_dim=16, pooling_dim=16, dropout=0.0,
-        pred_dist=torch.randn(C1, C1, P1), pairs_per_image=16,
-        context_options=context_options(context, embed_dim=8, dropout=0.0, edge_channels=W,
-                                        num_obj_layers=1, num_edge_layers=1, heads=2,
-                                        num_iterations=2),
-        grounding=grounding)
+    return build_on_maps(mode, context, grounding=SegmentationGrounding(
+        transfer, FPN, SCALES, W, C1, attention=attention, pool_to=7))
 
 
 @pytest.mark.parametrize("mode", ["predcls", "sgcls", "sgdet"])

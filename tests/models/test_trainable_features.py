@@ -33,10 +33,14 @@ def make_batch(sizes=(5, 1, 0, 4), sgdet=False, seed=0):
     return collate_scene_graphs([graph(n, 2, g, sgdet, i) for i, n in enumerate(sizes)])
 
 
-def build(mode, context):
+def build(mode, context, **features):
+    """A small model on FPN maps; ``features``: other feature modules (e.g. ``grounding=``)
+    instead of the box / union extractors."""
     torch.manual_seed(0)
-    box = BoxFeatureExtractor(FPN, 7, SCALES, W, sampling_ratio=2)
-    union = UnionFeatureExtractor(FPN, 7, SCALES, W, sampling_ratio=2)
+    if not features:
+        features = dict(box_extractor=BoxFeatureExtractor(FPN, 7, SCALES, W, sampling_ratio=2),
+                        union_extractor=UnionFeatureExtractor(FPN, 7, SCALES, W,
+                                                              sampling_ratio=2))
     return SceneGraphModel.build(
         mode=mode, context=context, num_classes=C1, num_predicates=P1, feature_dim=W,
         pair_feature_dim=W, hidden_dim=16, pooling_dim=16, dropout=0.0,
@@ -44,7 +48,7 @@ def build(mode, context):
         context_options=context_options(context, embed_dim=8, dropout=0.0, edge_channels=W,
                                         num_obj_layers=1, num_edge_layers=1, heads=2,
                                         num_iterations=2),
-        box_extractor=box, union_extractor=union)
+        **features)
 
 
 @pytest.mark.parametrize("mode", ["predcls", "sgcls", "sgdet"])
