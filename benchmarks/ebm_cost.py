@@ -21,11 +21,10 @@ from torch_geometric.data import Batch
 from pyg_sgg.data.scene_graph import SceneGraph, add_candidate_pairs
 from pyg_sgg.methods.ebm import EBM
 from pyg_sgg.methods.sgld import SGLD
+from pyg_sgg.models import SceneGraphModel, context_options
 from pyg_sgg.models.losses import sgg_task_loss
 from pyg_sgg.models.output import SGGOutput
 from pyg_sgg.nn import EnergyModel
-
-from pyg_sgg.models import SceneGraphModel, context_options
 from pyg_sgg.nn.context import CONTEXT_REGISTRY
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pyg_sgg.evaluation import (evaluate_predictions, read_predictions,  # noqa: E402
-                                write_predictions)
+from pyg_sgg.evaluation import (evaluate_predictions,  # noqa: E402
+                                read_predictions, write_predictions)
 from tests.evaluation.simple_reference import reference_metrics  # noqa: E402
 
 

@@ -37,29 +37,39 @@ def synthetic_batch(images, objects, feat_dim, C, P, seed=0):
     return add_candidate_pairs(Batch.from_data_list(graphs))
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--device", default="cpu")
+def add_size_args(p: argparse.ArgumentParser, images: int = 4) -> argparse.ArgumentParser:
+    """The synthetic model / batch sizes shared by the cost benchmarks."""
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--context", default="motifs")
-    p.add_argument("--task", default="predcls")
-    p.add_argument("--images", type=int, default=4)
+    p.add_argument("--images", type=int, default=images)
     p.add_argument("--objects", type=int, default=12)
     p.add_argument("--feat-dim", type=int, default=256)
     p.add_argument("--classes", type=int, default=150)
     p.add_argument("--predicates", type=int, default=50)
     p.add_argument("--repeat", type=int, default=10)
+    return p
+
+
+def synthetic_model(a, task: str) -> SceneGraphModel:
+    """``SceneGraphModel`` of the sizes in ``a`` (see :func:`add_size_args`), train mode."""
+    torch.manual_seed(0)
+    return SceneGraphModel.build(mode=task, context=a.context, num_classes=a.classes + 1,
+                                 num_predicates=a.predicates + 1, feature_dim=a.feat_dim,
+                                 pair_feature_dim=a.feat_dim,
+                                 context_options=context_options(
+                                     a.context, edge_channels=a.feat_dim)).train()
+
+
+def main():
+    p = add_size_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--task", default="predcls")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
     C, P = a.classes, a.predicates
-    torch.manual_seed(0)
-    model = SceneGraphModel.build(mode=a.task, context=a.context, num_classes=C + 1,
-                                  num_predicates=P + 1, feature_dim=a.feat_dim,
-                                  pair_feature_dim=a.feat_dim,
-                                  context_options=context_options(
-                                      a.context, edge_channels=a.feat_dim)).to(dev).train()
+    model = synthetic_model(a, a.task).to(dev)
     batch = synthetic_batch(a.images, a.objects, a.feat_dim, C, P)
     batch.edge_attr = torch.randn(batch.edge_index.size(1), a.feat_dim)
     batch = model.prepare_batch(batch, torch.Generator().manual_seed(0)).to(dev)

@@ -15,11 +15,10 @@ import argparse
 import time
 
 import torch
-from hml_cost import synthetic_batch
+from hml_cost import add_size_args, synthetic_batch, synthetic_model
 
 from pyg_sgg.config import get_cfg
 from pyg_sgg.methods import build_method
-from pyg_sgg.models import SceneGraphModel, context_options
 
 LOSSES = {"ce": ("ce", []), "gcl": ("gcl", []), "baikal": ("baikal", []),
           "baikal_cma": ("baikal", ["BAIKAL.FORM", "baikal_cma"]), "disc": ("disc", []),
@@ -27,26 +26,13 @@ LOSSES = {"ce": ("ce", []), "gcl": ("gcl", []), "baikal": ("baikal", []),
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--context", default="motifs")
+    p = add_size_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]), images=8)
     p.add_argument("--task", default="sgcls", choices=["predcls", "sgcls"])
-    p.add_argument("--images", type=int, default=8)
-    p.add_argument("--objects", type=int, default=12)
-    p.add_argument("--feat-dim", type=int, default=256)
-    p.add_argument("--classes", type=int, default=150)
-    p.add_argument("--predicates", type=int, default=50)
-    p.add_argument("--repeat", type=int, default=10)
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     C, P = a.classes, a.predicates
-    torch.manual_seed(0)
-    model = SceneGraphModel.build(mode=a.task, context=a.context, num_classes=C + 1,
-                                  num_predicates=P + 1, feature_dim=a.feat_dim,
-                                  pair_feature_dim=a.feat_dim,
-                                  context_options=context_options(
-                                      a.context, edge_channels=a.feat_dim)).train()
+    model = synthetic_model(a, a.task)
     batch = synthetic_batch(a.images, a.objects, a.feat_dim, C, P)
     batch.edge_attr = torch.randn(batch.edge_index.size(1), a.feat_dim)
     batch = model.prepare_batch(batch, torch.Generator().manual_seed(0))

@@ -13,7 +13,8 @@ import torch
 from pyg_sgg.data.loader import collate_scene_graphs
 from pyg_sgg.data.scene_graph import SceneGraph, all_pairs
 from pyg_sgg.models import SceneGraphModel, context_options, sgg_task_loss
-from pyg_sgg.nn import BoxFeatureExtractor, SegmentationGrounding, UnionFeatureExtractor
+from pyg_sgg.nn import (BoxFeatureExtractor, SegmentationGrounding,
+                        UnionFeatureExtractor)
 
 SIZES = {  # FPN channels, representation, classes, COCO classes, images, objects, image size
     "synthvg": dict(fpn=64, rep=256, C=49, K=30, images=8, objects=7, hw=(160, 224)),
