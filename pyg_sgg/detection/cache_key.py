@@ -19,6 +19,10 @@ __all__ = ["detector_cache_key", "detector_config_hash", "detector_output_dir",
 KEY_FILE = "cache_key.json"
 _PATH_KEYS = {"ROOT", "H5_FILE", "DICTS_FILE", "IMAGE_DATA_FILE", "IMAGE_DIR",
               "TRAIN_ANNOTATIONS", "VAL_ANNOTATIONS"}
+#: Guard keys that change the trained weights only when they act (a step is skipped): left
+#: out of the key at "stop", so adding them kept every cached detector valid.
+_NONFINITE = "DETECTOR.SOLVER.NONFINITE"
+_MAX_SKIPPED = "DETECTOR.SOLVER.MAX_SKIPPED_STEPS"
 
 
 def _plain(node) -> Any:
@@ -50,6 +54,9 @@ def detector_cache_key(cfg) -> Dict[str, Any]:
 
     for name, value in nodes.items():
         flatten(name, value)
+    if str(key.get(_NONFINITE, "stop")).lower() == "stop":
+        key.pop(_NONFINITE, None)
+        key.pop(_MAX_SKIPPED, None)
     root = vg_root(cfg)
     vg = vg_paths(cfg, root)
     files = {"vg_h5": vg["H5_FILE"], "vg_dicts": vg["DICTS_FILE"]}

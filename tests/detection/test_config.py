@@ -101,3 +101,18 @@ def test_yaml_configs_load(name):
     cfg = get_cfg()
     cfg.merge_from_file(str(CONFIGS / name))
     assert cfg.DETECTOR.SOLVER.MAX_ITER > 0
+
+
+def test_guard_keys_at_their_defaults_leave_the_key_unchanged(small_synthvg, tmp_path,
+                                                              monkeypatch):
+    """Adding SOLVER.NONFINITE / MAX_SKIPPED_STEPS must not retrain every cached detector:
+    at "stop" they are not part of the key; "skip" (which can change the weights) is."""
+    from pyg_sgg.detection.cache_key import detector_cache_key
+    monkeypatch.setenv("PYG_SGG_CACHE", str(tmp_path / "cache"))
+    cfg = get_cfg()
+    cfg.DATASETS.VG.ROOT = str(small_synthvg)
+    key = detector_cache_key(cfg)
+    assert not any("NONFINITE" in k or "MAX_SKIPPED" in k for k in key)
+    cfg.DETECTOR.SOLVER.NONFINITE = "skip"
+    key = detector_cache_key(cfg)
+    assert key["DETECTOR.SOLVER.NONFINITE"] == "skip" and "DETECTOR.SOLVER.MAX_SKIPPED_STEPS" in key
