@@ -95,21 +95,30 @@ def main(argv=None) -> int:
         predictor = Predictor.from_checkpoint(args.checkpoint, args.opts, top_k=args.top_k)
         out.mkdir(parents=True, exist_ok=True)
         from tqdm import tqdm
-        for name in tqdm(args.images, desc="images", disable=None):
-            entry = given.get(Path(name).name, {})
-            image = load_rgb_image(name)
-            graph = predictor(image, boxes=entry.get("boxes"), labels=entry.get("labels"))
-            stem = Path(name).stem
-            tmp = out / f".{stem}.json.tmp"
-            tmp.write_text(json.dumps(graph.to_dict(), indent=1))
-            tmp.replace(out / f"{stem}.json")
-            if not args.no_png:
-                draw_scene_graph(image, graph, out / f"{stem}.png")
-            if args.html:
-                from .viewer import scene_graph_html
-                tmp = out / f".{stem}.html.tmp"
-                tmp.write_text(scene_graph_html(image, graph, title=Path(name).name))
-                tmp.replace(out / f"{stem}.html")
+        step = max(1, int(predictor.cfg.TEST.IMS_PER_BATCH))
+        bar = tqdm(total=len(args.images), desc="images", disable=None)
+        for start in range(0, len(args.images), step):  # batched as the model's test images
+            chunk = args.images[start:start + step]
+            entries = [given.get(Path(name).name, {}) for name in chunk]
+            images = [load_rgb_image(name) for name in chunk]
+            boxes = [e.get("boxes") for e in entries]
+            labels = [e.get("labels") for e in entries]
+            graphs = predictor.predict(images, None if all(b is None for b in boxes) else boxes,
+                                       None if all(lab is None for lab in labels) else labels)
+            for name, image, graph in zip(chunk, images, graphs):
+                stem = Path(name).stem
+                tmp = out / f".{stem}.json.tmp"
+                tmp.write_text(json.dumps(graph.to_dict(), indent=1))
+                tmp.replace(out / f"{stem}.json")
+                if not args.no_png:
+                    draw_scene_graph(image, graph, out / f"{stem}.png")
+                if args.html:
+                    from .viewer import scene_graph_html
+                    tmp = out / f".{stem}.html.tmp"
+                    tmp.write_text(scene_graph_html(image, graph, title=Path(name).name))
+                    tmp.replace(out / f"{stem}.html")
+            bar.update(len(chunk))
+        bar.close()
     except (FileNotFoundError, ValueError, ConfigError, DatasetFormatError,
             CheckpointError, KeyError) as e:
         fail(one_line(e) if not isinstance(e, KeyError) else str(e.args[0]))

@@ -78,6 +78,8 @@ def test_sgdet_with_no_detection_and_the_dict_json_networkx_forms():
     assert g.to_networkx().number_of_nodes() == 0
     with pytest.raises(ValueError, match="this is an SGDet model"):
         p(picture(), boxes=[[0, 0, 5, 5]])
+    one = predictor("sgdet", box_score_thresh=0.0, box_detections_per_img=1)(picture())
+    assert one.boxes.size(0) == 1 and one.to_dict()["relations"] == []  # one detection
     found = predictor("sgdet", box_score_thresh=0.0)(picture())  # the untrained detector's boxes
     assert found.boxes.size(0) > 1 and found.rel_index.size(1) == 4
     assert bool((found.boxes[:, 2] <= 64).all() and (found.boxes[:, 3] <= 48).all())
@@ -126,10 +128,18 @@ def test_predict_cli_writes_json_and_png(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(predictor_module.Predictor, "from_checkpoint",
                         classmethod(lambda cls, path, opts=(), top_k=20: tiny))
     Image.fromarray(picture()).save(tmp_path / "a.png")
-    (tmp_path / "boxes.json").write_text(json.dumps({"a.png": {"boxes": [[2, 3, 30, 40],
-                                                                          [10, 8, 60, 47]]}}))
-    assert predict.main(["--checkpoint", "x.pth", str(tmp_path / "a.png"), "--boxes",
-                         str(tmp_path / "boxes.json"), "--out", str(tmp_path / "out")]) == 0
+    Image.fromarray(picture(70, 90)).save(tmp_path / "b.png")
+    Image.fromarray(picture(30, 40)).save(tmp_path / "c.png")
+    (tmp_path / "boxes.json").write_text(json.dumps({
+        "a.png": {"boxes": [[2, 3, 30, 40], [10, 8, 60, 47]]},
+        "b.png": {"boxes": [[1, 1, 20, 20]]}, "c.png": {"boxes": [[0, 0, 9, 9], [5, 5, 30, 25],
+                                                                  [2, 2, 3, 3]]}}))
+    assert predict.main(["--checkpoint", "x.pth", *(str(tmp_path / f) for f in
+                                                   ("a.png", "b.png", "c.png")),
+                         "--boxes", str(tmp_path / "boxes.json"), "--out",
+                         str(tmp_path / "out"), "--html"]) == 0  # batches of 2
+    assert len(json.loads((tmp_path / "out" / "c.json").read_text())["objects"]) == 3
+    assert (tmp_path / "out" / "b.html").is_file()
     d = json.loads((tmp_path / "out" / "a.json").read_text())
     assert len(d["objects"]) == 2 and len(d["relations"]) == 2
     assert Image.open(tmp_path / "out" / "a.png").size[0] > 0
