@@ -415,6 +415,7 @@ class Trainer:
                     if si > 0:
                         self.reset_schedulers(stage.max_iter)
                     self.method.on_stage_start(stage, self.model, self)
+                self._trainable = None  # a stage may bring new modules (HML's children)
                 self._run_stage(stage, final=si == len(stages) - 1)
                 self.method.on_stage_end(stage, self.model, self)
                 if si + 1 < len(stages):  # a clean boundary to resume from
@@ -479,7 +480,9 @@ class Trainer:
     def _first_non_finite_gradient(self) -> Optional[str]:
         """Name of the first parameter (of any optimiser) whose gradient has a NaN / inf, or
         ``None``; one fused norm over all gradients."""
-        named = [(n, p) for n, p in self._named_trainable() if p.grad is not None]
+        if getattr(self, "_trainable", None) is None:  # the parameter list, once
+            self._trainable = list(self._named_trainable())
+        named = [(n, p) for n, p in self._trainable if p.grad is not None]
         if not named:
             return None
         norms = torch._foreach_norm([p.grad for _, p in named])

@@ -46,12 +46,13 @@ def discriminative_loss(x: Tensor, cluster: Tensor, batch: Optional[Tensor] = No
     if x.size(0) == 0:
         return {"var": zero, "dist": zero, "reg": zero, "loss": zero}
     # one id per (graph, cluster); clusters numbered in graph order
-    key = batch * (int(cluster.max()) + 1) + cluster
+    stride = int(cluster.max()) + 1
+    key = batch * stride + cluster
     keys, inv = torch.unique(key, return_inverse=True)
     K = keys.numel()
     mean = scatter(x, inv, dim=0, dim_size=K, reduce="mean")                  # [K, D]
     count = torch.bincount(inv, minlength=K).to(x.dtype)
-    graph_of = torch.div(keys, int(cluster.max()) + 1, rounding_mode="floor")
+    graph_of = torch.div(keys, stride, rounding_mode="floor")
     graphs, graph_inv = torch.unique(graph_of, return_inverse=True)
     G = graphs.numel()
     clusters_per_graph = torch.bincount(graph_inv, minlength=G).to(x.dtype)   # [G]
