@@ -9,7 +9,7 @@ from typing import Dict, Tuple
 from .cache_key import detector_output_dir, explain_missing_detector
 
 __all__ = ["build_detector_datasets", "build_detector_model", "class_counts",
-           "load_detector_model", "build_detector_from_config"]
+           "load_detector_model", "resolve_detector_weights", "build_detector_from_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -114,20 +114,9 @@ def load_detector_model(cfg, weights, num_classes: int, num_mask_classes: int = 
     return model.eval()
 
 
-def build_detector_from_config(cfg, num_classes: int = 0, num_mask_classes: int = 0):
-    """The frozen :class:`~pyg_sgg.detection.torchvision_backend.TorchvisionDetector`.
-
-    Uses ``DETECTOR.WEIGHTS`` when set; else the detector trained with this config under
-    :func:`detector_output_dir` (:func:`pyg_sgg.engine.detector_training.ensure_detector`
-    trains it when missing).
-    Class counts (without background) come from the config, the checkpoint folder's
-    ``detector_meta.json``, the arguments, or the datasets, in that order.
-    """
-    from pyg_sgg.detection.torchvision_backend import TorchvisionDetector
-    if cfg.DETECTOR.NAME.lower() == "detectron2":
-        from pyg_sgg.detection.detectron2_backend import \
-            build_detectron2_detector
-        return build_detectron2_detector(cfg)
+def resolve_detector_weights(cfg) -> Path:
+    """``DETECTOR.WEIGHTS``, else the detector trained with this config in the cache; a
+    missing file is a ``FileNotFoundError`` naming the key."""
     weights = cfg.DETECTOR.WEIGHTS
     if not weights:
         out = detector_output_dir(cfg)
@@ -140,6 +129,28 @@ def build_detector_from_config(cfg, num_classes: int = 0, num_mask_classes: int 
     weights = Path(weights)
     if not weights.is_file():
         raise FileNotFoundError(f"config key DETECTOR.WEIGHTS: no file {weights}")
+    return weights
+
+
+def build_detector_from_config(cfg, num_classes: int = 0, num_mask_classes: int = 0):
+    """The frozen :class:`~pyg_sgg.detection.torchvision_backend.TorchvisionDetector` (or,
+    with ``DETECTOR.NAME detectron2``, the
+    :class:`~pyg_sgg.detection.detectron2_backend.Detectron2Detector`).
+
+    Uses ``DETECTOR.WEIGHTS`` when set; else the detector trained with this config under
+    :func:`detector_output_dir` (:func:`pyg_sgg.engine.detector_training.ensure_detector`
+    trains it when missing).
+    Class counts (without background) come from the config, the checkpoint folder's
+    ``detector_meta.json``, the arguments, or the datasets, in that order.
+    """
+    from pyg_sgg.detection.torchvision_backend import TorchvisionDetector
+    if cfg.DETECTOR.NAME.lower() == "detectron2":
+        from pyg_sgg.detection.detectron2_backend import require_detectron2
+        require_detectron2()
+        from pyg_sgg.detection.detectron2_backend.detector import \
+            build_detectron2_detector
+        return build_detectron2_detector(cfg, num_classes, num_mask_classes)
+    weights = resolve_detector_weights(cfg)
     c = cfg.MODEL.ROI_HEADS.NUM_CLASSES or num_classes
     k = (cfg.MODEL.ROI_HEADS.MASK_NUM_CLASSES or num_mask_classes) if cfg.MODEL.MASK_ON else 0
     meta_file = weights.parent / "detector_meta.json"

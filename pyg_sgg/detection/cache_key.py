@@ -57,6 +57,15 @@ def detector_cache_key(cfg) -> Dict[str, Any]:
     if str(key.get(_NONFINITE, "stop")).lower() == "stop":
         key.pop(_NONFINITE, None)
         key.pop(_MAX_SKIPPED, None)
+    # backend keys only where they differ from the torchvision default: cached torchvision
+    # detectors keep their keys
+    d = cfg.DETECTOR
+    if d.NAME.lower() != "torchvision":
+        key["DETECTOR.NAME"] = d.NAME.lower()
+        key["DETECTOR.DETECTRON2.OPTS"] = [str(v) for v in d.DETECTRON2.OPTS]
+    if d.INIT_WEIGHTS:
+        init = Path(d.INIT_WEIGHTS).expanduser()
+        key["DETECTOR.INIT_WEIGHTS"] = file_fingerprint(init) if init.is_file() else "missing"
     root = vg_root(cfg)
     vg = vg_paths(cfg, root)
     files = {"vg_h5": vg["H5_FILE"], "vg_dicts": vg["DICTS_FILE"]}

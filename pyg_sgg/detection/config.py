@@ -107,8 +107,18 @@ def add_detector_config(cfg):
         t.DETECTIONS_PER_IMAGE = 50
 
     d = cfg.DETECTOR = CN()
-    # Detector backend: "torchvision" (default) or "detectron2" (optional plugin).
+    # Detector backend: "torchvision" (default) or "detectron2" (optional; built locally, see
+    # the README's "Detectron2 backend"). Both read the MODEL.* / INPUT.* keys above.
     d.NAME = "torchvision"
+    # Initial weights of detector training (--task detector, or the main job training its
+    # detector): a checkpoint of this detector, or with detectron2 any checkpoint its
+    # DetectionCheckpointer reads, e.g. a model-zoo COCO Mask R-CNN .pkl (its COCO box
+    # predictor and mask head become the COCO branch, as in Seg-SG). "" = random init.
+    d.INIT_WEIGHTS = ""
+    d.DETECTRON2 = CN()
+    # detectron2 config keys with no pyg_sgg counterpart, as KEY VALUE strings applied last,
+    # e.g. ["MODEL.RESNETS.NUM_GROUPS", "32", "MODEL.ROI_BOX_HEAD.POOLER_TYPE", "ROIAlign"].
+    d.DETECTRON2.OPTS = []
     # Detector checkpoint (.pth with a "model" state dict, as written by detector training).
     # "" = train one with this config (once; cached under <cache_dir>/detectors) and reuse it.
     d.WEIGHTS = ""

@@ -109,7 +109,8 @@ class FeatureCache:
         model = getattr(detector, "model", None)
         if model is None:
             raise ValueError("FeatureCache: the detector has no 'model' to hash")
-        cap = getattr(getattr(model, "roi_heads", None), "detections_per_img", "")
+        cap = getattr(detector, "detections_per_img",
+                      getattr(getattr(model, "roi_heads", None), "detections_per_img", ""))
         settings = f"{self.kind}|{dtype}|{self.masks}|{cap}|{_FORMAT_VERSION}"
         if not self.pairs:
             settings += "|no-pairs"

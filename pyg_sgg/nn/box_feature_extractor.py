@@ -23,6 +23,8 @@ class BoxFeatureExtractor(torch.nn.Module):
         sampling_ratio (int): RoIAlign samples per bin side. (default: ``2``)
         all_levels (bool): pool every level and concatenate (the union extractor, whose
             reduce conv brings the channels back to :math:`C`). (default: :obj:`False`)
+        aligned (bool), level_rule (str): the detector's RoIAlign variant and FPN level
+            rule (see :class:`RoIPooler`). (default: torchvision's)
 
     Shapes:
         - **input:** ``maps`` list of :math:`(B, C, H_l, W_l)`, ``boxes`` :math:`(N, 4)`
@@ -31,11 +33,13 @@ class BoxFeatureExtractor(torch.nn.Module):
     """
 
     def __init__(self, in_channels: int, resolution: int, scales: Sequence[float],
-                 representation_size: int, sampling_ratio: int = 2, all_levels: bool = False):
+                 representation_size: int, sampling_ratio: int = 2, all_levels: bool = False,
+                 aligned: bool = False, level_rule: str = "torchvision"):
         super().__init__()
         self.in_channels, self.resolution = int(in_channels), int(resolution)
         self.out_channels = int(representation_size)
-        self.pooler = RoIPooler(resolution, scales, sampling_ratio, all_levels)
+        self.pooler = RoIPooler(resolution, scales, sampling_ratio, all_levels,
+                                aligned=aligned, level_rule=level_rule)
         self.fc6 = torch.nn.Linear(self.in_channels * self.resolution ** 2, self.out_channels)
         self.fc7 = torch.nn.Linear(self.out_channels, self.out_channels)
 

@@ -1,5 +1,6 @@
 """RoIAlign over FPN levels for boxes of a whole batch, given as plain tensors."""
 import math
+import sys
 from typing import List, Sequence
 
 import torch
@@ -24,6 +25,11 @@ class RoIPooler(torch.nn.Module):
         sampling_ratio (int): RoIAlign samples per bin side. (default: ``2``)
         all_levels (bool): pool every level and concatenate. (default: :obj:`False`)
         canonical_scale (int), canonical_level (int): the FPN rule's :math:`224`, :math:`k_0`.
+        aligned (bool): RoIAlign with the half-pixel shift (detectron2's ``ROIAlignV2``);
+            :obj:`False` is torchvision's ``MultiScaleRoIAlign``. (default: :obj:`False`)
+        level_rule (str): ``"torchvision"`` (:math:`\epsilon = 10^{-6}` added after the
+            log) or ``"detectron2"`` (machine epsilon inside the log): the two libraries
+            assign a box exactly on a level boundary differently. (default: ``"torchvision"``)
 
     Shapes:
         - **input:** ``maps`` list of :math:`(B, C, H_l, W_l)`, ``boxes`` :math:`(N, 4)`
@@ -33,8 +39,13 @@ class RoIPooler(torch.nn.Module):
 
     def __init__(self, output_size: int, scales: Sequence[float], sampling_ratio: int = 2,
                  all_levels: bool = False, canonical_scale: int = 224,
-                 canonical_level: int = 4):
+                 canonical_level: int = 4, aligned: bool = False,
+                 level_rule: str = "torchvision"):
         super().__init__()
+        if level_rule not in ("torchvision", "detectron2"):
+            raise ValueError(f"RoIPooler: level_rule must be 'torchvision' or 'detectron2', "
+                             f"got {level_rule!r}")
+        self.aligned, self.level_rule = bool(aligned), level_rule
         if len(scales) == 0:
             raise ValueError("RoIPooler: 'scales' is empty")
         self.output_size = int(output_size)
@@ -51,11 +62,16 @@ class RoIPooler(torch.nn.Module):
         return len(self.scales)
 
     def levels(self, boxes: Tensor) -> Tensor:
-        """``[N]`` level index of each box (torchvision's ``LevelMapper`` arithmetic)."""
+        """``[N]`` level index of each box (torchvision's ``LevelMapper`` or detectron2's
+        ``assign_boxes_to_levels`` arithmetic, see ``level_rule``)."""
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         s = torch.sqrt(area)
-        k = torch.floor(self.canonical_level + torch.log2(s / self.canonical_scale)
-                        + torch.tensor(1e-6, dtype=s.dtype))
+        if self.level_rule == "detectron2":
+            k = torch.floor(self.canonical_level
+                            + torch.log2(s / self.canonical_scale + sys.float_info.epsilon))
+        else:
+            k = torch.floor(self.canonical_level + torch.log2(s / self.canonical_scale)
+                            + torch.tensor(1e-6, dtype=s.dtype))
         k = torch.clamp(k, min=self.k_min, max=self.k_max)
         return k.to(torch.int64) - self.k_min
 
@@ -68,7 +84,7 @@ class RoIPooler(torch.nn.Module):
 
         def pool(level: int, r: Tensor) -> Tensor:
             return roi_align(maps[level], r, (R, R), spatial_scale=self.scales[level],
-                             sampling_ratio=self.sampling_ratio, aligned=False)
+                             sampling_ratio=self.sampling_ratio, aligned=self.aligned)
 
         if self.all_levels:
             return torch.cat([pool(lvl, rois) for lvl in range(self.num_levels)], dim=1)
@@ -84,4 +100,7 @@ class RoIPooler(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return (f"output_size={self.output_size}, scales={self.scales}, "
-                f"sampling_ratio={self.sampling_ratio}, all_levels={self.all_levels}")
+                f"sampling_ratio={self.sampling_ratio}, all_levels={self.all_levels}"
+                + (", aligned=True" if self.aligned else "")
+                + (f", level_rule={self.level_rule!r}" if self.level_rule != "torchvision"
+                   else ""))

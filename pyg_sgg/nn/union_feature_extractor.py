@@ -59,6 +59,8 @@ class UnionFeatureExtractor(nn.Module):
         all_levels (bool): pool the union box from every level (SGB default).
             (default: :obj:`True`)
         spatial (bool): add the rectangle branch. (default: :obj:`True`)
+        aligned (bool), level_rule (str): the detector's RoIAlign variant and FPN level
+            rule (see :class:`~pyg_sgg.nn.RoIPooler`). (default: torchvision's)
 
     Shapes:
         - **input:** ``maps``, ``boxes`` :math:`(N, 4)`, ``edge_index`` :math:`(2, E)`,
@@ -68,11 +70,12 @@ class UnionFeatureExtractor(nn.Module):
 
     def __init__(self, in_channels: int, resolution: int, scales: Sequence[float],
                  representation_size: int, sampling_ratio: int = 2, all_levels: bool = True,
-                 spatial: bool = True):
+                 spatial: bool = True, aligned: bool = False, level_rule: str = "torchvision"):
         super().__init__()
         C, R = int(in_channels), int(resolution)
         self.box = BoxFeatureExtractor(C, R, scales, representation_size, sampling_ratio,
-                                       all_levels=all_levels)
+                                       all_levels=all_levels, aligned=aligned,
+                                       level_rule=level_rule)
         self.out_channels = self.box.out_channels
         self.reduce = None
         if all_levels and len(scales) > 1:
