@@ -1,8 +1,9 @@
 """pyg_sgg's config and detectron2's config, both ways.
 
-* :func:`add_sgg_config` adds every pyg_sgg key detectron2's ``get_cfg()`` lacks, so the YAMLs
-  of ``detectron_configs/`` merge into a detectron2 config unchanged (keys both define keep
-  detectron2's default until a YAML sets them; their meaning is the same).
+* :func:`add_sgg_config` puts every pyg_sgg key with its default into detectron2's
+  ``get_cfg()`` (keys both define take pyg_sgg's default; detectron2's other keys stay), so
+  the YAMLs of ``detectron_configs/`` merge into a detectron2 config unchanged and read the
+  same values as under pyg_sgg's own config.
 * :func:`to_detectron2_config` builds the detectron2 config of the detector a pyg_sgg config
   describes: the ``MODEL.*`` detector keys (named as detectron2 names them), ``INPUT.*``,
   ``DETECTOR.SOLVER`` as ``SOLVER``, then ``DETECTOR.DETECTRON2.OPTS``.
@@ -15,16 +16,18 @@ __all__ = ["add_sgg_config", "to_detectron2_config", "feature_names"]
 
 
 def add_sgg_config(cfg):
-    """Add pyg_sgg's keys (with their defaults) to a detectron2 ``get_cfg()`` in place; keys
-    detectron2 already has keep its values. Returns ``cfg``."""
+    """Put pyg_sgg's keys with their defaults into a detectron2 ``get_cfg()`` in place (a
+    key both define takes pyg_sgg's default). Returns ``cfg``."""
     from pyg_sgg.config import get_cfg
 
     def merge(into, source):
         for k, v in source.items():
-            if k not in into:
-                into[k] = v.clone() if hasattr(v, "clone") else v
-            elif hasattr(v, "items") and hasattr(into[k], "items"):
+            if k == "VERSION" and into is cfg:  # detectron2's config schema version
+                continue
+            if hasattr(v, "items") and hasattr(into.get(k), "items"):
                 merge(into[k], v)
+            else:  # a node becomes detectron2's CfgNode class
+                into[k] = type(into)(v.clone()) if hasattr(v, "items") else v
 
     was_frozen = cfg.is_frozen()
     cfg.defrost()
