@@ -109,7 +109,10 @@ def train_detector_from_config(cfg, resume: bool = False, evaluate: Optional[boo
     c, k = class_counts(cfg, data)
     torch.manual_seed(cfg.get("SEED", 0))
     out_dir = detector_output_dir(cfg)
-    write_cache_key(cfg, out_dir)
+    from . import distributed as du
+    main = du.is_main_process()
+    if main:
+        write_cache_key(cfg, out_dir)
     if detectron2:
         from ..detection.detectron2_backend.training import (
             inference_model, train_detectron2_detector)
@@ -120,6 +123,8 @@ def train_detector_from_config(cfg, resume: bool = False, evaluate: Optional[boo
                "train_time_s": time.perf_counter() - t0,
                "cpu_time_s": time.process_time() - c0}
         model = inference_model(run["model"], run["config"])
+        if not main:  # the other DDP ranks: training only
+            return {**res, "output_dir": out_dir, "metrics": {}}
     else:
         model = build_detector_model(cfg, c, k)
         if cfg.DETECTOR.INIT_WEIGHTS:

@@ -222,9 +222,14 @@ def format_table(results: Dict[str, Any], title: str = "") -> str:
 
 
 def train_detector(cfg, resume: bool = False) -> Dict[str, Any]:
-    """``train.py --task detector``."""
+    """``train.py --task detector``: the torchvision detector trains in one process (rank
+    0); detectron2's trainer runs on every rank (DDP)."""
     from .detector_training import train_detector_from_config
-    if not du.is_main_process():  # the detector trainer is single-process
+    if cfg.DETECTOR.NAME.lower() == "detectron2" and du.get_world_size() > 1:
+        res = train_detector_from_config(cfg, resume=resume)
+        du.synchronize()
+        return res
+    if not du.is_main_process():  # the torchvision detector trainer is single-process
         du.synchronize()
         return {}
     res = train_detector_from_config(cfg, resume=resume)

@@ -257,3 +257,50 @@ def test_train_py_runs_ebm_on_the_detectron2_backend(config, tmp_path):
     if config.startswith("predcls"):
         assert 0.0 < results["metrics"]["R@50"] <= 1.0
     assert (run / "model_final.pth").is_file()
+
+
+def test_seg_sg_x101_recipe_translates_to_detectron2():
+    from pyg_sgg.detection.detectron2_backend.config import to_detectron2_config
+    cfg = get_cfg()
+    cfg.merge_from_file(str(REPO / "detectron_configs/detector/vg_coco_X101_FPN_detectron2.yaml"))
+    d = to_detectron2_config(cfg, 150, 80)
+    m = d.MODEL
+    assert (m.RESNETS.DEPTH, m.RESNETS.NUM_GROUPS, m.RESNETS.WIDTH_PER_GROUP) == (101, 32, 8)
+    assert not m.RESNETS.STRIDE_IN_1X1 and d.INPUT.FORMAT == "BGR"
+    assert m.ROI_HEADS.NUM_CLASSES == 150 and m.ROI_HEADS.MASK_NUM_CLASSES == 80
+    assert m.RPN.IN_FEATURES == ["p2", "p3", "p4", "p5", "p6"]
+    assert m.ROI_HEADS.IN_FEATURES == ["p2", "p3", "p4", "p5"]
+    assert m.ROI_BOX_HEAD.FC_DIM == 1024 and m.ROI_MASK_HEAD.NUM_CONV == 4
+    assert d.SOLVER.STEPS == (210000, 250000) and d.INPUT.MIN_SIZE_TEST == 800
+
+
+def test_bad_detectron2_opts_are_one_line():
+    from pyg_sgg.detection.detectron2_backend.config import to_detectron2_config
+    cfg = _small_cfg(**{"MODEL.NO_SUCH_KEY": "1"})
+    with pytest.raises(ValueError) as e:
+        to_detectron2_config(cfg, 3, 0)
+    assert "DETECTOR.DETECTRON2.OPTS" in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.slow
+def test_detectron2_training_resumes_from_its_last_checkpoint(tmp_path):
+    import os
+    import subprocess
+    env = dict(os.environ, PYG_SGG_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="2")
+    out = tmp_path / "det"
+    args = [sys.executable, "train.py", "--task", "detector", "{resume}", "--config-file",
+            "detectron_configs/quick_schedules/predcls_ce_instant.yaml", "DETECTOR.NAME",
+            "detectron2", "DETECTOR.OUTPUT_DIR", str(out), "DETECTOR.SOLVER.MAX_ITER", "8",
+            "DETECTOR.SOLVER.WARMUP_ITERS", "2", "DETECTOR.SOLVER.CHECKPOINT_PERIOD", "4",
+            "DETECTOR.EVAL_AFTER_TRAIN", "False"]
+    first = subprocess.run([a for a in args if a != "{resume}"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    # as if killed after the iteration-4 checkpoint
+    (out / "model_final.pth").unlink()
+    (out / "model_0000007.pth").unlink()
+    (out / "last_checkpoint").write_text("model_0000003.pth")
+    again = subprocess.run(["--resume" if a == "{resume}" else a for a in args], cwd=REPO, env=env, capture_output=True,
+                           text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Starting training from iteration 4" in again.stderr + again.stdout
+    assert (out / "model_final.pth").is_file()

@@ -94,7 +94,10 @@ def train_detectron2_detector(cfg, vg_dataset, coco_dataset, num_classes: int,
     d2 = to_detectron2_config(cfg, num_classes, num_mask_classes if coco_dataset else 0)
     d2.OUTPUT_DIR = str(output_dir)
     d2.freeze()
-    (output_dir / "detectron2_config.yaml").write_text(d2.dump())
+    if comm.is_main_process():
+        tmp = output_dir / ".detectron2_config.yaml.tmp"
+        tmp.write_text(d2.dump())
+        tmp.replace(output_dir / "detectron2_config.yaml")
     model = build_model(d2)
     vg_name = register("pyg_sgg_vg_train", vg_dicts(vg_dataset),
                        list(vg_dataset.object_classes[1:]))
@@ -114,8 +117,10 @@ def train_detectron2_detector(cfg, vg_dataset, coco_dataset, num_classes: int,
     start = checkpointer.resume_or_load(d2.MODEL.WEIGHTS, resume=resume).get("iteration", -1) + 1
     if not resume:
         start = 0
-    trainer = SimpleTrainer(_JointStep(create_ddp_model(model)), _Pairs(vg_loader, coco_loader),
-                            optimizer)
+    from pyg_sgg.engine.distributed import get_local_rank
+    local = [get_local_rank()] if model.device.type == "cuda" else None
+    ddp = create_ddp_model(model, device_ids=local, broadcast_buffers=False)
+    trainer = SimpleTrainer(_JointStep(ddp), _Pairs(vg_loader, coco_loader), optimizer)
     max_iter = int(d2.SOLVER.MAX_ITER)
     solver = cfg.DETECTOR.SOLVER
     writers = []
