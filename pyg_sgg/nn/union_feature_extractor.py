@@ -6,8 +6,8 @@ from typing import List, Sequence
 import torch
 from torch import Tensor, nn
 
-from .box_geometry import pair_union_boxes
 from .box_feature_extractor import BoxFeatureExtractor
+from .box_geometry import pair_union_boxes
 
 __all__ = ["pair_rectangles", "UnionFeatureExtractor"]
 

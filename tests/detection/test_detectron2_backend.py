@@ -10,8 +10,8 @@ import torch
 from pyg_sgg.config import ConfigError, get_cfg
 from pyg_sgg.detection.detectron2_backend import INSTALL, require_detectron2
 from pyg_sgg.detection.detectron2_backend.labels import (
-    box_regressor_rows_to_detectron2, classifier_rows_to_detectron2, from_detectron2_classes,
-    from_detectron2_logits, to_detectron2_classes)
+    box_regressor_rows_to_detectron2, classifier_rows_to_detectron2,
+    from_detectron2_classes, from_detectron2_logits, to_detectron2_classes)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -97,10 +97,14 @@ def test_extract_equals_torchvision_with_mapped_weights():
     from detectron2.modeling import build_model
 
     from pyg_sgg.detection.build import build_detector_model
-    from pyg_sgg.detection.detectron2_backend.config import to_detectron2_config
-    from pyg_sgg.detection.detectron2_backend.detector import Detectron2Detector
-    from pyg_sgg.detection.detectron2_backend.weights import torchvision_to_detectron2
+    from pyg_sgg.detection.detectron2_backend.config import \
+        to_detectron2_config
+    from pyg_sgg.detection.detectron2_backend.detector import \
+        Detectron2Detector
+    from pyg_sgg.detection.detectron2_backend.weights import \
+        torchvision_to_detectron2
     from pyg_sgg.detection.torchvision_backend import TorchvisionDetector
+
     # torchvision's MultiScaleRoIAlign is detectron2's "ROIAlign" (not the default V2)
     cfg = _small_cfg(**{"MODEL.ROI_BOX_HEAD.POOLER_TYPE": "ROIAlign",
                         "MODEL.ROI_MASK_HEAD.POOLER_TYPE": "ROIAlign"})
@@ -161,7 +165,8 @@ def test_joint_step_trains_each_vocabulary_on_its_own_dataset_only():
     from detectron2.modeling import build_model
     from detectron2.utils.events import EventStorage
 
-    from pyg_sgg.detection.detectron2_backend.config import to_detectron2_config
+    from pyg_sgg.detection.detectron2_backend.config import \
+        to_detectron2_config
     torch.manual_seed(0)
     model = build_model(to_detectron2_config(_small_cfg(), 10, 5)).train()
     g = torch.Generator().manual_seed(0)
@@ -190,7 +195,8 @@ def test_a_model_zoo_mask_rcnn_initialises_the_coco_branch(tmp_path):
     the model zoo's .pkl layout: its box predictor lands in coco_box_predictor."""
     from detectron2.modeling import build_model
 
-    from pyg_sgg.detection.detectron2_backend.config import to_detectron2_config
+    from pyg_sgg.detection.detectron2_backend.config import \
+        to_detectron2_config
     from pyg_sgg.detection.detectron2_backend.weights import JointCheckpointer
     torch.manual_seed(0)
     plain_cfg = to_detectron2_config(_small_cfg(), 5, 5)
@@ -218,7 +224,8 @@ def test_a_model_zoo_mask_rcnn_initialises_the_coco_branch(tmp_path):
 def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     from detectron2.modeling import build_model
 
-    from pyg_sgg.detection.detectron2_backend.config import to_detectron2_config
+    from pyg_sgg.detection.detectron2_backend.config import \
+        to_detectron2_config
     from pyg_sgg.detection.detectron2_backend.weights import JointCheckpointer
     model = build_model(to_detectron2_config(_small_cfg(), 3, 0))
     ck = JointCheckpointer(model, str(tmp_path))
@@ -260,7 +267,8 @@ def test_train_py_runs_ebm_on_the_detectron2_backend(config, tmp_path):
 
 
 def test_seg_sg_x101_recipe_translates_to_detectron2():
-    from pyg_sgg.detection.detectron2_backend.config import to_detectron2_config
+    from pyg_sgg.detection.detectron2_backend.config import \
+        to_detectron2_config
     cfg = get_cfg()
     cfg.merge_from_file(str(REPO / "detectron_configs/detector/vg_coco_X101_FPN_detectron2.yaml"))
     d = to_detectron2_config(cfg, 150, 80)
@@ -275,7 +283,8 @@ def test_seg_sg_x101_recipe_translates_to_detectron2():
 
 
 def test_bad_detectron2_opts_are_one_line():
-    from pyg_sgg.detection.detectron2_backend.config import to_detectron2_config
+    from pyg_sgg.detection.detectron2_backend.config import \
+        to_detectron2_config
     cfg = _small_cfg(**{"MODEL.NO_SUCH_KEY": "1"})
     with pytest.raises(ValueError) as e:
         to_detectron2_config(cfg, 3, 0)

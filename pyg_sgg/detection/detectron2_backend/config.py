@@ -8,11 +8,12 @@
   describes: the ``MODEL.*`` detector keys (named as detectron2 names them), ``INPUT.*``,
   ``DETECTOR.SOLVER`` as ``SOLVER``, then ``DETECTOR.DETECTRON2.OPTS``.
 """
+import importlib
 from typing import List
 
 from . import require_detectron2
 
-__all__ = ["add_sgg_config", "to_detectron2_config", "feature_names"]
+__all__ = ["add_sgg_config", "to_detectron2_config", "feature_names", "register_parts"]
 
 
 def add_sgg_config(cfg):
@@ -37,6 +38,13 @@ def add_sgg_config(cfg):
     return cfg
 
 
+def register_parts() -> None:
+    """Import the modules that register the backbone, ROI heads and meta-architecture in
+    detectron2's registries (``build_model`` looks them up by name)."""
+    for name in ("backbone", "roi_heads", "meta_arch"):
+        importlib.import_module(f"{__package__}.{name}")
+
+
 def feature_names(cfg) -> List[str]:
     """detectron2 names of the FPN maps the RoI heads read (``p3``, ``p4`` for the small
     2-level FPN; ``p2``-``p5`` for ResNet-FPN)."""
@@ -59,7 +67,7 @@ def to_detectron2_config(cfg, num_classes: int, num_mask_classes: int = 0):
     require_detectron2()
     from detectron2.config import get_cfg as d2_get_cfg
 
-    from . import backbone, meta_arch, roi_heads  # noqa: F401  (registers them)
+    register_parts()
     d2 = d2_get_cfg()
     m, src = d2.MODEL, cfg.MODEL
     m.META_ARCHITECTURE = "JointGeneralizedRCNN"

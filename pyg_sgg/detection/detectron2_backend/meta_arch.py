@@ -9,8 +9,6 @@ from typing import Dict, List, Optional
 from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN
 from torch import Tensor
 
-from . import roi_heads  # noqa: F401  (registers JointROIHeads)
-
 __all__ = ["JointGeneralizedRCNN"]
 
 

@@ -15,7 +15,8 @@ import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from torch import Tensor
 
-from .labels import (box_regressor_rows_to_detectron2, classifier_rows_to_detectron2,
+from .labels import (box_regressor_rows_to_detectron2,
+                     classifier_rows_to_detectron2,
                      mask_channels_to_detectron2)
 
 __all__ = ["JointCheckpointer", "plain_to_joint", "torchvision_to_detectron2"]
