@@ -1,6 +1,11 @@
 """Every loss of pyg_sgg.losses on random graph batches, including empty batches, single
 nodes, isolated nodes, duplicate pairs and self-loops, at extreme logits: finite values and
-finite gradients, never an exception."""
+finite gradients, never an exception. ``-m slow`` runs 2,000 cases."""
+import os
+import subprocess
+import sys
+
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,7 +38,10 @@ def finite_backward(total, *leaves):
     assert all(gr is None or torch.isfinite(gr).all() for gr in grads)
 
 
-@settings(max_examples=80, deadline=None)
+CASES = int(os.environ.get("PYG_SGG_FUZZ_EXAMPLES") or 80)
+
+
+@settings(max_examples=CASES, deadline=None)
 @given(graph_batches())
 def test_every_loss_is_finite_on_odd_graphs(b):
     gcl = graphical_contrastive_losses(b["rel_logits"], b["edge_index"], b["edge_label"],
@@ -58,3 +66,13 @@ def test_every_loss_is_finite_on_odd_graphs(b):
         adv = cmat_advantages(probs, labels, b["batch"], cand, exact=exact)
         assert adv.shape == (n,) and torch.isfinite(adv).all()
         assert bool((adv.abs() <= 1 + 1e-6).all())  # a recall difference
+
+
+@pytest.mark.slow
+def test_fuzz_2000_cases():
+    """``pytest -m slow``: the same property over 2,000 cases."""
+    env = {**os.environ, "PYG_SGG_FUZZ_EXAMPLES": "2000"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           __file__ + "::test_every_loss_is_finite_on_odd_graphs"],
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:]

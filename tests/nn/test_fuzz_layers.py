@@ -1,7 +1,12 @@
 """The nn layers on random graph batches: 0..9 objects per image, 1..4 images, no relations,
 degenerate boxes (zero area, identical, outside the image), features at extreme scales. Every
 encoder x task through ``SceneGraphModel`` (train step and predict), the energy model and the
-RoI / union / mask-grounded extractors: finite outputs and gradients, never an exception."""
+RoI / union / mask-grounded extractors: finite outputs and gradients, never an exception.
+``-m slow`` runs 2,000 cases per test (per encoder for the first)."""
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +26,7 @@ C1, P1, D, DP = 6, 5, 16, 8
 ENCODERS = ["none"] + CONTEXT_REGISTRY.names()
 SMALL = dict(num_obj_layers=1, num_edge_layers=1, heads=2, num_iterations=2)
 SIZE = (60, 70)  # image (height, width)
+FUZZ = int(os.environ.get("PYG_SGG_FUZZ_EXAMPLES") or 0)
 
 
 def odd_boxes(n, g):
@@ -88,7 +94,7 @@ def finite_grads(module):
 
 
 @pytest.mark.parametrize("context", ENCODERS)
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=FUZZ or 8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(b=batches(), task=st.sampled_from(["predcls", "sgcls"]))
 def test_every_encoder_trains_and_predicts_on_odd_batches(context, b, task):
     sgdet, graphs, g = b
@@ -107,7 +113,7 @@ def test_every_encoder_trains_and_predicts_on_odd_batches(context, b, task):
     assert (pred["rel_scores"] >= 0).all() and len(pred["pred_obj_ptr"]) == len(graphs) + 1
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=FUZZ or 20, deadline=None)
 @given(b=batches(), image_graph=st.booleans())
 def test_energy_model_is_finite_on_odd_batches(b, image_graph):
     _, graphs, g = b
@@ -127,7 +133,7 @@ def test_energy_model_is_finite_on_odd_batches(b, image_graph):
     assert all(gr is None or torch.isfinite(gr).all() for gr in grads)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=FUZZ or 20, deadline=None)
 @given(b=batches(), aligned=st.booleans())
 def test_feature_extractors_are_finite_on_degenerate_boxes(b, aligned):
     _, graphs, g = b
@@ -151,3 +157,12 @@ def test_feature_extractors_are_finite_on_degenerate_boxes(b, aligned):
     if total.requires_grad:
         total.backward()
     assert finite_grads(box) and finite_grads(union) and finite_grads(grounded)
+
+
+@pytest.mark.slow
+def test_fuzz_2000_cases():
+    """``pytest -m slow``: every property above over 2,000 cases."""
+    env = {**os.environ, "PYG_SGG_FUZZ_EXAMPLES": "2000"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           __file__, "-m", "not slow"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:]
