@@ -51,7 +51,10 @@ def vg_sized_file(num_images, objects, pairs, mode, P=50, C=150, seed=0):
                                         rng.integers(1, P + 1, 3000)], 1)}
     if mode == "sgdet":
         jitter = rng.normal(0, 5, boxes.shape).astype(np.float32)
-        data.update(pred_obj_ptr=obj_ptr, pred_boxes=boxes + jitter, pred_labels=labels,
+        moved = boxes + jitter  # kept xyxy: a jitter larger than the box must not invert it
+        moved = np.concatenate([np.minimum(moved[:, :2], moved[:, 2:]),
+                                np.maximum(moved[:, :2], moved[:, 2:])], 1)
+        data.update(pred_obj_ptr=obj_ptr, pred_boxes=moved, pred_labels=labels,
                     pred_scores=rng.uniform(0.3, 1, N).astype(np.float32))
     return data
 

@@ -76,3 +76,46 @@ def test_two_train_py_runs_on_a_fresh_cache_build_everything_once(tmp_path):
     ra = json.loads((tmp_path / "a" / "test_results.json").read_text())["metrics"]
     rb = json.loads((tmp_path / "b" / "test_results.json").read_text())["metrics"]
     assert ra == rb and 0 < ra["R@50"] <= 1
+
+
+@pytest.mark.slow
+def test_sigkilled_evaluation_never_leaves_a_partial_output(tmp_path):
+    """``evaluate.py`` killed at random points: its metrics.json and plots are either absent
+    or complete and equal to an uninterrupted run's; rerunning gives the same metrics."""
+    import importlib.util
+
+    import numpy as np
+    spec = importlib.util.spec_from_file_location("eval_speed", ROOT / "benchmarks/eval_speed.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    preds = tmp_path / "preds.npz"
+    np.savez(preds, **bench.vg_sized_file(3000, 12, 115, "sgdet"))
+    env = _env(tmp_path / "cache")
+
+    def cmd(name):
+        return [sys.executable, "evaluate.py", "--predictions", str(preds), "--mode", "sgdet",
+                "--out", str(tmp_path / f"{name}.json"), "--plot", str(tmp_path / f"{name}.png")]
+    t0 = time.time()
+    ref = subprocess.run(cmd("ref"), cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert ref.returncode == 0, ref.stderr[-3000:]
+    took = time.time() - t0
+    expected = json.loads((tmp_path / "ref.json").read_text())
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        name = f"run{k}"
+        proc = subprocess.Popen(cmd(name), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(float(rng.uniform(0.1, took)))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        out = tmp_path / f"{name}.json"
+        if out.exists():  # written before the kill: complete
+            assert json.loads(out.read_text()) == expected
+        png = tmp_path / f"{name}.png"
+        if png.exists():
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000
+        again = subprocess.run(cmd(name), cwd=ROOT, env=env, capture_output=True, text=True,
+                               timeout=600)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert json.loads(out.read_text()) == expected

@@ -6,6 +6,8 @@ from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
 
+from .recall_plot import save_figure
+
 __all__ = ["predicate_confusion", "plot_predicate_confusion"]
 
 
@@ -65,8 +67,6 @@ def plot_predicate_confusion(confusion: np.ndarray, path: Union[str, Path],
     ax.set_ylabel("ground-truth predicate")
     fig.colorbar(im, ax=ax, fraction=0.04)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    path = save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path

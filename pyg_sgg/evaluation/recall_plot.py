@@ -1,4 +1,5 @@
 """Per-predicate recall sorted by training frequency (as the HML paper's Fig. 2–4)."""
+import os
 from pathlib import Path
 from typing import Dict, Optional, Union
 
@@ -53,8 +54,20 @@ def plot_per_predicate_recall(runs: Dict[str, Dict[str, dict]], path: Union[str,
     ax.set_title(title or f"per-predicate {metric}, sorted by training frequency")
     ax.legend(loc="best", fontsize=8, framealpha=0.9)
     fig.tight_layout()
+    path = save_figure(fig, path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def save_figure(fig, path, dpi: int) -> Path:
+    """``fig.savefig`` to a temporary sibling, then renamed over ``path`` (a killed run
+    never leaves a truncated image)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
