@@ -56,6 +56,10 @@ def gather_arrays(dataset) -> dict:
             "triplet_index": cat(rels, (0, 3)).astype(np.int64).reshape(-1, 3)}
 
 
+#: ordered pairs per chunk of :func:`frequency_tables`'s background count
+_PAIR_CHUNK = 2_000_000
+
+
 def frequency_tables(labels, boxes, obj_ptr, triplet_index, num_classes: int,
                      num_predicates: int, must_overlap: bool = True):
     """SGB's ``get_VG_statistics`` on concatenated arrays.
@@ -77,22 +81,35 @@ def frequency_tables(labels, boxes, obj_ptr, triplet_index, num_classes: int,
     obj_ptr = np.asarray(obj_ptr, np.int64).reshape(-1)
     tri = np.asarray(triplet_index, np.int64).reshape(-1, 3)
     C1, P1 = num_classes + 1, num_predicates + 1
-    fg = np.zeros((C1, C1, P1), np.int64)
-    np.add.at(fg, (labels[tri[:, 0]], labels[tri[:, 1]], tri[:, 2]), 1)
-    bg = np.zeros((C1, C1), np.int64)
+    # bincount of flat indices: np.add.at's result, ~100x faster on millions of pairs
+    fg = np.bincount((labels[tri[:, 0]] * C1 + labels[tri[:, 1]]) * P1 + tri[:, 2],
+                     minlength=C1 * C1 * P1).astype(np.int64).reshape(C1, C1, P1)
+    bg = np.zeros(C1 * C1, np.int64)
     counts = np.diff(obj_ptr)
-    pairs = all_pairs(torch.from_numpy(counts), torch.from_numpy(obj_ptr)).numpy()
-    if pairs.shape[1]:
+    # images in chunks of about 2M ordered pairs: the same counts, bounded memory at VG size
+    cum = np.cumsum(counts * (counts - 1))
+    total = int(cum[-1]) if len(cum) else 0
+    cuts = np.searchsorted(cum, np.arange(_PAIR_CHUNK, total, _PAIR_CHUNK), side="right")
+    bounds = np.unique(np.r_[0, cuts, len(counts)])
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        sl = slice(start, end)
+        pairs = all_pairs(torch.from_numpy(counts[sl]),
+                          torch.from_numpy(obj_ptr[start:end + 1])).numpy()
+        if not pairs.shape[1]:
+            continue
         a, b = boxes[pairs[0]], boxes[pairs[1]]
         iw = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
         ih = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
         keep = np.ones(pairs.shape[1], bool)
         if must_overlap:
             over = (iw.clip(min=0) * ih.clip(min=0)) > 0
-            img = np.repeat(np.arange(len(counts)), counts * (counts - 1))
-            has_over = np.bincount(img[over], minlength=len(counts)) > 0
+            c = counts[sl]
+            img = np.repeat(np.arange(len(c)), c * (c - 1))
+            has_over = np.bincount(img[over], minlength=len(c)) > 0
             keep = over | ~has_over[img]
-        np.add.at(bg, (labels[pairs[0, keep]], labels[pairs[1, keep]]), 1)
+        bg += np.bincount(labels[pairs[0, keep]] * C1 + labels[pairs[1, keep]],
+                          minlength=C1 * C1).astype(np.int64)
+    bg = bg.reshape(C1, C1)
     return fg, bg
 
 

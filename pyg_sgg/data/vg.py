@@ -313,6 +313,16 @@ class VGDataset(torch.utils.data.Dataset):
         rels = rels.copy()
         rels[:, :2] -= self.obj_ptr[owner, None]
         self.all_relations = rels.astype(np.int64)
+        # images with a (subject, object) pair annotated twice: only they need
+        # sample_duplicate_relations (computed once for the split, not per __getitem__)
+        base = int(np.diff(self.obj_ptr).max(initial=0)) + 1
+        key = (owner * base + rels[:, 0]) * base + rels[:, 1]
+        dup = np.zeros(len(key), bool)
+        if len(key):
+            order = np.argsort(key, kind="stable")
+            same = key[order][1:] == key[order][:-1]
+            dup[order[1:][same]] = True
+        self.has_duplicate_pairs = np.bincount(owner[dup], minlength=index.shape[0]) > 0
 
     def _load_image_data(self):
         path = _require_file(self.image_data_file, "image_data_file")
@@ -371,6 +381,11 @@ class VGDataset(torch.utils.data.Dataset):
     def image_path(self, i: int) -> Path:
         return self.image_dir / f"{int(self.image_ids[i])}.jpg"
 
+    @property
+    def _image_prefix(self) -> str:
+        """``str(image_dir) + "/"``: ``image_path`` as a string without pathlib per item."""
+        return os.path.join(str(self.image_dir), "")
+
     def _image_file(self, i: int) -> Path:
         p = self.image_path(i)
         if not p.is_file():
@@ -402,7 +417,9 @@ class VGDataset(torch.utils.data.Dataset):
         labels = torch.from_numpy(self.all_labels[o0:o1].copy())
         rels = torch.from_numpy(self.all_relations[r0:r1].copy())
         if self.filter_duplicate_rels and rels.size(0) > 1:
-            rels = sample_duplicate_relations(rels, boxes.size(0), self._rand(rels.size(0)))
+            noise = self._rand(rels.size(0))  # drawn for every image: the same stream
+            if self.has_duplicate_pairs[i]:  # without duplicates the sample is the identity
+                rels = sample_duplicate_relations(rels, boxes.size(0), noise)
         if self.remove_empty_boxes and boxes.size(0):
             keep = (boxes[:, 3] > boxes[:, 1]) & (boxes[:, 2] > boxes[:, 0])
             if not bool(keep.all()):
@@ -415,7 +432,7 @@ class VGDataset(torch.utils.data.Dataset):
                           gt_rel_index=rels[:, :2].t().contiguous(),
                           gt_rel_label=rels[:, 2].contiguous(),
                           image_id=int(self.image_ids[i]),
-                          image_path=str(self.image_path(i)))
+                          image_path=f"{self._image_prefix}{int(self.image_ids[i])}.jpg")
 
     def split_arrays(self) -> Dict[str, np.ndarray]:
         """The whole split as concatenated arrays (no duplicate sampling, no box removal),

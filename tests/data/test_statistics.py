@@ -119,3 +119,29 @@ class _Iter:
 
     def __getitem__(self, i):
         return self.ds[i]
+
+
+def test_background_counts_do_not_depend_on_the_chunking(monkeypatch):
+    """frequency_tables counts the pairs of a large split in chunks of images: any chunk size
+    gives the per-image loop's counts (SGB's get_VG_statistics, written out here)."""
+    from pyg_sgg.data import statistics
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 7, 40)
+    ptr = np.r_[0, np.cumsum(counts)]
+    labels = rng.integers(1, 5, ptr[-1])
+    xy = rng.uniform(0, 50, (ptr[-1], 2))
+    boxes = np.c_[xy, xy + rng.uniform(0, 30, (ptr[-1], 2))]
+    tri = np.zeros((0, 3), np.int64)
+    expected = np.zeros((5, 5), np.int64)
+    for i in range(len(counts)):
+        idx = range(ptr[i], ptr[i + 1])
+        pairs = [(a, b) for a in idx for b in idx if a != b]
+        over = [(a, b) for a, b in pairs
+                if min(boxes[a, 2], boxes[b, 2]) > max(boxes[a, 0], boxes[b, 0])
+                and min(boxes[a, 3], boxes[b, 3]) > max(boxes[a, 1], boxes[b, 1])]
+        for a, b in (over or pairs):
+            expected[labels[a], labels[b]] += 1
+    for chunk in (1, 7, 50, 10**9):
+        monkeypatch.setattr(statistics, "_PAIR_CHUNK", chunk)
+        _, bg = statistics.frequency_tables(labels, boxes, ptr, tri, 4, 3)
+        assert np.array_equal(bg, expected), chunk
