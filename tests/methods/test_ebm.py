@@ -247,3 +247,42 @@ def test_without_image_graph_the_energy_ignores_the_image():
     losses = method.loss(model, batch, out)
     (losses['loss_energy'] + losses['loss_energy_reg']).backward()
     assert out.rel_logits.grad.abs().sum() > 0  # still through the SGLD path
+
+
+class ConstantObjects(TinyModel):
+    """Every object's logits equal: a constant state row, 0 / 0 in the authors' min-max."""
+
+    def forward(self, batch):
+        out = super().forward(batch)
+        out.obj_logits = out.obj_logits * 0.0
+        return out
+
+
+@pytest.mark.parametrize("norm_eps, finite", [(0.0, False), (1e-6, True)])
+def test_norm_eps_0_makes_the_energy_loss_non_finite_for_the_guard(norm_eps, finite):
+    """``EBM.NORM_EPS 0`` (the authors' min-max) on a constant row gives a NaN energy loss,
+    which the trainer's guard stops on in one line (``tests/engine/test_trainer.py``); the
+    default floor keeps it finite."""
+    torch.manual_seed(0)
+    model = ConstantObjects()
+    method = make_method('sgcls', NORM_EPS=norm_eps)
+    losses = method.loss(model, make_batch(), model(make_batch()))
+    assert all(torch.isfinite(v) for v in losses.values()) == finite
+    if not finite:
+        assert not torch.isfinite(losses["loss_energy"])
+
+
+def test_ten_times_the_sgld_step_stays_finite():
+    torch.manual_seed(0)
+    model = TinyModel()
+    for task in ('predcls', 'sgcls'):
+        method = make_method(task)
+        method.sampler.step_size *= 10
+        method.sampler.num_steps = 20
+        for seed in range(5):
+            batch = make_batch(seed=seed)
+            losses = method.loss(model, batch, model(batch))
+            assert all(torch.isfinite(v) for v in losses.values()), (task, seed)
+            sum(losses.values()).backward()
+            assert all(p.grad is None or torch.isfinite(p.grad).all()
+                       for p in model.parameters())
