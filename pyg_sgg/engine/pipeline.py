@@ -255,7 +255,30 @@ def build_sgg(cfg) -> Dict[str, Any]:
     return {"raw": raw, "statistics": stats, "detector": detector, "features": feats,
             "model": model, "method": method, "evaluator": evaluator,
             "collate_fn": collate_scene_graphs,
-            "extras": prediction_extras(stats, raw["train"])}
+            "extras": prediction_extras(stats, raw["train"]),
+            "coco": build_segmentation_samples(cfg, detector, model)}
+
+
+def build_segmentation_samples(cfg, detector, model):
+    """The COCO images of the refinement head's multi-task step
+    (:class:`~pyg_sgg.engine.segmentation_stream.COCOSegmentationSamples`), or ``None`` when
+    the model has no refinement head."""
+    if getattr(model, "refinement", None) is None:
+        return None
+    import torch
+
+    from ..data.coco import COCOMaskDataset
+    from ..data.roots import coco_paths, vg_root
+    from ..detection.features import DetectorFeatureDataset
+    from .segmentation_stream import COCOSegmentationSamples
+    d = cfg.DETECTOR
+    paths = coco_paths(cfg, vg_root(cfg, generate=False))
+    coco = COCOMaskDataset(paths["TRAIN_ANNOTATIONS"], paths["IMAGE_DIR"])
+    kwargs = {"dtype": getattr(torch, d.FEATURE_DTYPE), "progress": du.is_main_process()}
+    feats = _main_first(DetectorFeatureDataset, coco, detector, mode="predcls",
+                        cache=d.FEATURE_CACHE, masks=True, feature_maps=True,
+                        map_cache=d.FEATURE_MAP_CACHE, **kwargs)
+    return COCOSegmentationSamples(feats, model.refinement.resolution)
 
 
 def run_sgg(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, float]:
@@ -264,10 +287,15 @@ def run_sgg(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, flo
     ``OUTPUT_DIR``."""
     parts = build_sgg(cfg)
     feats, model = parts["features"], parts["model"]
+    transform = model.prepare_batch
+    if parts["coco"] is not None:  # Seg-SG: a COCO batch beside every VG batch
+        from .segmentation_stream import AttachCOCOBatches
+        transform = AttachCOCOBatches(
+            transform, parts["coco"], cfg.SOLVER.IMS_PER_BATCH // cfg.MODEL.SGG.SEG.DATA_DIVISOR,
+            parts["collate_fn"], cfg.SEED)
     trainer = Trainer(cfg, model, parts["method"], feats["train"], val_set=feats["val"],
                       evaluator=parts["evaluator"], collate_fn=parts["collate_fn"],
-                      batch_transform=model.prepare_batch,
-                      extra_predictions=parts["extras"])
+                      batch_transform=transform, extra_predictions=parts["extras"])
     if eval_only:
         if not trainer.resume_or_load(resume) and not cfg.MODEL.WEIGHTS:
             raise FileNotFoundError(f"--eval-only needs MODEL.WEIGHTS, or --resume with a "

@@ -99,6 +99,10 @@ def check_config(cfg, job: str = "sgg") -> None:
         raise ConfigError("config key MODEL.SGG.EFFECT_TYPE: 'TDE' needs MODEL.SGG.PREDICTOR "
                           "causal and MODEL.SGG.CONTEXT vctree")
     _choice("MODEL.SGG.SEG.ATTENTION", cfg.MODEL.SGG.SEG.ATTENTION, SEG_ATTENTIONS)
+    if not 1 <= int(cfg.MODEL.SGG.SEG.DATA_DIVISOR) <= max(1, int(cfg.SOLVER.IMS_PER_BATCH)):
+        raise ConfigError(f"config key MODEL.SGG.SEG.DATA_DIVISOR: must be in 1..SOLVER."
+                          f"IMS_PER_BATCH ({cfg.SOLVER.IMS_PER_BATCH}), got "
+                          f"{cfg.MODEL.SGG.SEG.DATA_DIVISOR}")
     if cfg.MODEL.SGG.SEG.ENABLED and (cfg.MODEL.SGG.FEATURES.lower() != "trainable"
                                       or not cfg.MODEL.MASK_ON):
         raise ConfigError("config key MODEL.SGG.SEG.ENABLED: segmentation grounding needs "

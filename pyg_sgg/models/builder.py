@@ -128,6 +128,13 @@ def build_kwargs_from_config(cfg, statistics: Optional[dict] = None, *,
     if grounding is not None:
         feature_dim = pair_feature_dim = grounding.out_channels
         extractors = dict(grounding=grounding)
+        if c.SEG.REFINEMENT and c.CONTEXT.lower() != "none":
+            pool = grounding.box.pooler
+            extractors["refinement"] = dict(
+                in_channels=grounding.box.in_channels,
+                num_mask_classes=int(grounding.transfer.transfer.size(1)),
+                scales=pool.scales, hidden_channels=c.SEG.REFINEMENT_DIM,
+                num_conv=c.SEG.REFINEMENT_CONVS, sampling_ratio=pool.sampling_ratio)
     elif c.FEATURES.lower() == "trainable":
         if feature_extractors is None:
             raise ValueError("SceneGraphModel: MODEL.SGG.FEATURES is 'trainable' but no "

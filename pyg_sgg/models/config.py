@@ -70,6 +70,15 @@ def add_sgg_model_config(cfg):
     _C.SEG.POOL_TO = 28
     # The transfer's LINGUAL_MATRIX_THRESHOLD.
     _C.SEG.TRANSFER_THRESHOLD = 0.05
+    # The refinement head f_M' trained on COCO batches mixed into every iteration (the
+    # authors' run: the context features refine the frozen masks, per-pixel BCE on COCO
+    # images only, loss_mask_segmentation); False = grounding only.
+    _C.SEG.REFINEMENT = True
+    # COCO images per iteration = SOLVER.IMS_PER_BATCH // DATA_DIVISOR (the authors': 2).
+    _C.SEG.DATA_DIVISOR = 2
+    # Width of the refinement head (the authors': 256, 4 convolutions).
+    _C.SEG.REFINEMENT_DIM = 256
+    _C.SEG.REFINEMENT_CONVS = 4
     # frozen: RoI / union feature widths (batch.x, batch.edge_attr); 0 = given by the caller
     # of SceneGraphModel.from_config (the detector's feature_dim / pair_feature_dim).
     _C.FEATURE_DIM = 0

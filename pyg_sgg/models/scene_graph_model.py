@@ -69,6 +69,11 @@ class SceneGraphModel(torch.nn.Module):
         grounding (SegmentationGrounding, optional): segmentation-grounded ``x`` and
             ``edge_attr`` instead of the two extractors (FPN maps + ``mask_logits`` in the
             batch). (default: :obj:`None`)
+        refinement (dict, optional): with ``grounding`` and an encoder: the arguments of a
+            :class:`~pyg_sgg.nn.segmentation_refinement.SegmentationRefinement` on the
+            encoder's node states (all but ``context_channels``); a training batch carrying a
+            COCO batch (``batch.coco``) then adds ``loss_mask_segmentation``
+            (:meth:`segmentation_loss`). (default: :obj:`None`)
         effect_type (str): with a
             :class:`~pyg_sgg.nn.causal_relation_head.CausalRelationHead`, ``"tde"`` scores
             the test pairs by the total direct effect of the context (the encoder runs a
@@ -84,7 +89,7 @@ class SceneGraphModel(torch.nn.Module):
                  box_extractor: Optional[torch.nn.Module] = None,
                  union_extractor: Optional[torch.nn.Module] = None,
                  grounding: Optional[torch.nn.Module] = None,
-                 effect_type: str = "none"):
+                 effect_type: str = "none", refinement: Optional[Dict] = None):
         super().__init__()
         from ..nn.causal_relation_head import CausalRelationHead
         self.causal = isinstance(relation_head, CausalRelationHead)
@@ -118,6 +123,13 @@ class SceneGraphModel(torch.nn.Module):
         self.box_extractor = box_extractor
         self.union_extractor = union_extractor
         self.grounding = grounding
+        self.refinement = None
+        if refinement is not None:
+            if grounding is None or context is None:
+                raise ValueError("SceneGraphModel: the refinement head needs segmentation "
+                                 "grounding and a context encoder")
+            from ..nn.segmentation_refinement import SegmentationRefinement
+            self.refinement = SegmentationRefinement(int(context.out_channels), **refinement)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -309,8 +321,34 @@ class SceneGraphModel(torch.nn.Module):
             extras["node_states"] = ctx.node_states
             if ctx.edge_states is not None:
                 extras["edge_states"] = ctx.edge_states
+        if self.training and self.refinement is not None and "coco" in batch:
+            extras["loss_mask_segmentation"] = self.segmentation_loss(batch.coco)
         return SGGOutput(obj_logits=obj_logits, rel_logits=rel_logits, obj_labels=obj_labels,
                          obj_scores=obj_scores, node_features=x, extras=extras)
+
+    def segmentation_loss(self, coco) -> Tensor:
+        """``loss_mask_segmentation`` of a COCO batch (Seg-SG's multi-task step): its objects
+        through the grounding and the context encoder (class distributions from
+        :meth:`~pyg_sgg.nn.SegmentationGrounding.coco_class_distribution`), the refinement
+        head on their node states, per-pixel BCE against ``coco.mask_targets [N, 28, 28]``.
+
+        ``coco`` fields: ``boxes``, ``labels`` (``1..K``), ``image_size``, ``edge_index``,
+        ``batch``, ``feature_maps``, ``map_image_size``, ``mask_logits [N, K, 28, 28]``."""
+        from ..nn.segmentation_refinement import mask_bce_loss
+        graph = coco.get("batch")
+        if graph is None:
+            graph = coco.boxes.new_zeros(coco.boxes.size(0), dtype=torch.long)
+        boxes = self.map_boxes(coco, coco.boxes, graph)
+        dist = self.grounding.coco_class_distribution(coco.labels).to(boxes.dtype)
+        x, edge_attr = self.grounding(coco.feature_maps, boxes, graph, coco.edge_index,
+                                      coco.mask_logits, dist)
+        pos = box_geometry(coco.boxes, coco.image_size[graph])
+        kwargs = {"edge_attr": edge_attr} if getattr(self.context, "uses_edge_attr",
+                                                     False) else {}
+        ctx = self.context(x, pos, dist, coco.edge_index, graph, obj_labels=None, **kwargs)
+        refined = self.refinement(ctx.node_states, coco.feature_maps, boxes, graph,
+                                  coco.mask_logits)
+        return mask_bce_loss(refined, coco.labels, coco.mask_targets)
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()

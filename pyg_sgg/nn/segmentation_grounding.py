@@ -60,6 +60,18 @@ class SegmentationGrounding(torch.nn.Module):
         for m in (self.box, self.union, self.attention):
             m.reset_parameters()
 
+    def coco_class_distribution(self, labels: Tensor) -> Tensor:
+        """``[N, C + 1]`` VG-class distribution of COCO objects with labels ``1..K`` (the
+        context encoders read VG class distributions): each COCO class spreads over the VG
+        classes whose transfer row draws on it (its column of the map, normalised; uniform
+        over the VG classes when none does). A COCO batch's stand-in for the authors'
+        separate COCO embedding table (METHODS.md §2.6)."""
+        t = self.transfer.transfer.t()  # [K, C]
+        col = t / t.sum(1, keepdim=True).clamp(min=1e-12)
+        col = torch.where(t.sum(1, keepdim=True) > 0, col, torch.full_like(col, 1 / t.size(1)))
+        dist = torch.cat([col.new_zeros(col.size(0), 1), col], 1)  # no background mass
+        return dist[labels.long() - 1]
+
     def masks(self, mask_logits: Tensor) -> Tensor:
         """``[N, K, 28, 28]`` COCO logits → ``[N, C, 28, 28]`` VG class probabilities."""
         return torch.sigmoid(self.transfer(mask_logits))

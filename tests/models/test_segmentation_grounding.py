@@ -66,3 +66,51 @@ def test_missing_mask_logits_is_one_clear_error():
     del batch.mask_logits
     with pytest.raises(ValueError, match="batch lacks field 'mask_logits'"):
         model(model.prepare_batch(batch, torch.Generator().manual_seed(0)))
+
+
+def coco_batch(sizes=(3, 0, 2), seed=5):
+    """A COCO batch as the segmentation stream attaches it: GT boxes with COCO labels 1..K,
+    FPN maps, the detector's COCO mask logits and 28 x 28 mask targets."""
+    from pyg_sgg.data.scene_graph import all_pairs
+    g = torch.Generator().manual_seed(seed)
+    graphs = []
+    for i, n in enumerate(sizes):
+        d = graph(n, 0, g, False, i)
+        d.labels = torch.randint(1, K + 1, (n,), generator=g)
+        d.edge_index = all_pairs(torch.tensor([n]))
+        d.mask_logits = torch.randn(n, K, 28, 28, generator=g)
+        d.mask_targets = (torch.rand(n, 28, 28, generator=g) > 0.5).float()
+        graphs.append(d)
+    return collate_scene_graphs(graphs)
+
+
+def build_refined(mode, context):
+    torch.manual_seed(0)
+    transfer = torch.softmax(torch.randn(C1 - 1, K), -1)
+    grounding = SegmentationGrounding(transfer, FPN, SCALES, W, C1, pool_to=7)
+    return build_on_maps(mode, context, grounding=grounding,
+                         refinement=dict(in_channels=FPN, num_mask_classes=K, scales=SCALES,
+                                         hidden_channels=8, num_conv=1))
+
+
+@pytest.mark.parametrize("mode", ["predcls", "sgcls"])
+@pytest.mark.parametrize("context", CONTEXT_REGISTRY.names())
+def test_coco_batches_train_the_refinement_head_through_the_context(mode, context):
+    model = build_refined(mode, context).train()
+    batch = model.prepare_batch(make_batch(), torch.Generator().manual_seed(0))
+    assert "loss_mask_segmentation" not in sgg_task_loss(batch, model(batch))  # no COCO
+    batch.coco = coco_batch()
+    losses = sgg_task_loss(batch, model(batch))
+    seg = losses["loss_mask_segmentation"]
+    assert torch.isfinite(seg) and seg > 0
+    model.zero_grad()
+    seg.backward()
+    assert model.refinement.predictor.weight.grad.abs().sum() > 0  # zero-initialised: only it
+    torch.nn.init.normal_(model.refinement.predictor.weight, std=0.1)  # as after some steps
+    model.zero_grad()
+    sgg_task_loss(batch, model(batch))["loss_mask_segmentation"].backward()
+    assert model.grounding.box.mask_combiner.weight.grad.abs().sum() > 0  # shared with VG
+    ctx_grads = [p.grad for p in model.context.parameters() if p.grad is not None]
+    assert ctx_grads and any(g.abs().sum() > 0 for g in ctx_grads)  # a multi-task regulariser
+    model.eval()
+    assert "loss_mask_segmentation" not in model(batch).extras  # training only
