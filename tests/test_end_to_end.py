@@ -41,3 +41,41 @@ def test_quick_schedule_trains_and_evaluates(config, tmp_path):
     out = _run(["evaluate.py", "--checkpoint", str(run / "model_final.pth"),
                 "--output", str(tmp_path / "re.npz")], env)
     assert "R@50" in out.stdout and (tmp_path / "re.npz").is_file()
+
+
+def _tiny_glove(root: Path, out: Path) -> Path:
+    """A GloVe-format file with a (seeded, random) vector for every word of the dataset's
+    VG and COCO class names: segmentation grounding refuses to run without a word-vector
+    file, and none can be downloaded here."""
+    import numpy as np
+    d = json.loads((root / "VG-SGG-dicts-with-attri.json").read_text())
+    names = list(d["label_to_idx"]) + list(d["predicate_to_idx"])
+    for f in root.rglob("*.json"):
+        data = json.loads(f.read_text())
+        if isinstance(data, dict) and "categories" in data:
+            names += [c["name"] for c in data["categories"]]
+    words = sorted({w for n in names for w in n.replace("_", " ").split()} | {"background"})
+    rng = np.random.default_rng(0)
+    out.write_text("".join(w + " " + " ".join(f"{v:.4f}" for v in rng.normal(size=50)) + "\n"
+                           for w in words))
+    return out
+
+
+@pytest.mark.slow
+def test_segmentation_grounding_with_refinement_trains_and_reports_mask_ap(tmp_path):
+    env = dict(os.environ, PYG_SGG_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="2")
+    cfg = "detectron_configs/quick_schedules/predcls_ce_instant.yaml"
+    run = tmp_path / "run"
+    # the dataset first (the GloVe file needs its names)
+    _run(["-m", "pyg_sgg.data.synthvg", "--out", str(tmp_path / "vg"), "--num-images", "120"],
+         env)
+    glove = _tiny_glove(tmp_path / "vg", tmp_path / "glove.txt")
+    _run(["train.py", "--config-file", cfg, "DATASETS.VG.ROOT", str(tmp_path / "vg"),
+          "MODEL.SGG.SEG.ENABLED", "True", "MODEL.SGG.GLOVE_FILE", str(glove),
+          "SOLVER.MAX_ITER", "20", "OUTPUT_DIR", str(run)], env)
+    results = json.loads((run / "test_results.json").read_text())
+    assert 0.0 <= results["metrics"]["R@50"] <= 1.0
+    ap = results["mask_ap"]
+    assert {"frozen/AP", "refined/AP", "frozen/AP50", "refined/AP50"} <= set(ap)
+    logs = [json.loads(ln) for ln in (run / "metrics.json").read_text().splitlines() if ln]
+    assert any("loss_mask_segmentation" in r for r in logs)

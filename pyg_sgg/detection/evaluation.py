@@ -18,13 +18,13 @@ from pycocotools.cocoeval import COCOeval
 from pyg_sgg.detection.joint_mask_rcnn import JointMaskRCNN
 
 
-def _xywh(boxes: np.ndarray) -> np.ndarray:
+def xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
     out = boxes.astype(np.float64).copy()
     out[:, 2:] -= out[:, :2]
     return out
 
 
-def _rle(masks: np.ndarray) -> List[Dict]:
+def masks_to_rle(masks: np.ndarray) -> List[Dict]:
     """``[N, H, W]`` uint8 -> list of compressed RLEs (json-safe counts)."""
     if len(masks) == 0:
         return []
@@ -34,7 +34,7 @@ def _rle(masks: np.ndarray) -> List[Dict]:
     return rles
 
 
-def _coco_from_dicts(images, annotations, num_classes) -> COCO:
+def coco_from_dicts(images, annotations, num_classes) -> COCO:
     coco = COCO()
     coco.dataset = {"images": images, "annotations": annotations,
                     "categories": [{"id": c, "name": str(c)} for c in range(1, num_classes + 1)]}
@@ -43,7 +43,7 @@ def _coco_from_dicts(images, annotations, num_classes) -> COCO:
     return coco
 
 
-def _run_cocoeval(gt: COCO, dets: List[Dict], iou_type: str) -> Dict[str, float]:
+def run_cocoeval(gt: COCO, dets: List[Dict], iou_type: str) -> Dict[str, float]:
     if not dets:
         return {"AP": 0.0, "AP50": 0.0, "AP75": 0.0}
     with contextlib.redirect_stdout(io.StringIO()):
@@ -92,9 +92,9 @@ def evaluate_detector(model: JointMaskRCNN, dataset, *, dataset_type: str = "vg"
         for i, g, img, out in zip(idx, graphs, imgs, outs):
             h, w = img.shape[-2:]
             images.append({"id": i, "height": int(h), "width": int(w)})
-            gb = _xywh(g.boxes.numpy().reshape(-1, 4))
+            gb = xyxy_to_xywh(g.boxes.numpy().reshape(-1, 4))
             gl = g.labels.numpy()
-            grle = _rle(g.masks.numpy()) if masks_on else [None] * len(gl)
+            grle = masks_to_rle(g.masks.numpy()) if masks_on else [None] * len(gl)
             for b, lab, r in zip(gb, gl, grle):
                 ann = {"id": ann_id, "image_id": i, "category_id": int(lab),
                        "bbox": b.tolist(), "area": float(b[2] * b[3]), "iscrowd": 0}
@@ -103,7 +103,7 @@ def evaluate_detector(model: JointMaskRCNN, dataset, *, dataset_type: str = "vg"
                     ann["area"] = float(mask_utils.area(r))
                 gts.append(ann)
                 ann_id += 1
-            db = _xywh(out["boxes"].numpy().reshape(-1, 4))
+            db = xyxy_to_xywh(out["boxes"].numpy().reshape(-1, 4))
             ds = out["scores"].numpy()
             dl = out["labels"].numpy()
             for b, s, lab in zip(db, ds, dl):
@@ -111,13 +111,13 @@ def evaluate_detector(model: JointMaskRCNN, dataset, *, dataset_type: str = "vg"
                                  "score": float(s)})
             if masks_on:
                 binary = (out["masks"][:, 0] > 0.5).to(torch.uint8).numpy()
-                for r, s, lab in zip(_rle(binary), ds, dl):
+                for r, s, lab in zip(masks_to_rle(binary), ds, dl):
                     seg_dets.append({"image_id": i, "category_id": int(lab),
                                      "segmentation": r, "score": float(s)})
     model.train(was_training)
-    gt = _coco_from_dicts(images, gts, num_classes)
+    gt = coco_from_dicts(images, gts, num_classes)
     if not masks_on:
-        return _run_cocoeval(gt, box_dets, "bbox")
-    res = {f"bbox/{k}": v for k, v in _run_cocoeval(gt, box_dets, "bbox").items()}
-    res.update({f"segm/{k}": v for k, v in _run_cocoeval(gt, seg_dets, "segm").items()})
+        return run_cocoeval(gt, box_dets, "bbox")
+    res = {f"bbox/{k}": v for k, v in run_cocoeval(gt, box_dets, "bbox").items()}
+    res.update({f"segm/{k}": v for k, v in run_cocoeval(gt, seg_dets, "segm").items()})
     return res

@@ -259,9 +259,10 @@ def build_sgg(cfg) -> Dict[str, Any]:
             "coco": build_segmentation_samples(cfg, detector, model)}
 
 
-def build_segmentation_samples(cfg, detector, model):
-    """The COCO images of the refinement head's multi-task step
-    (:class:`~pyg_sgg.engine.segmentation_stream.COCOSegmentationSamples`), or ``None`` when
+def build_segmentation_samples(cfg, detector, model, split: str = "train"):
+    """The COCO ``split`` images (``"train"``: the refinement head's multi-task step,
+    ``"val"``: its mask AP) as
+    :class:`~pyg_sgg.engine.segmentation_stream.COCOSegmentationSamples`, or ``None`` when
     the model has no refinement head."""
     if getattr(model, "refinement", None) is None:
         return None
@@ -273,7 +274,8 @@ def build_segmentation_samples(cfg, detector, model):
     from .segmentation_stream import COCOSegmentationSamples
     d = cfg.DETECTOR
     paths = coco_paths(cfg, vg_root(cfg, generate=False))
-    coco = COCOMaskDataset(paths["TRAIN_ANNOTATIONS"], paths["IMAGE_DIR"])
+    coco = COCOMaskDataset(paths["TRAIN_ANNOTATIONS" if split == "train" else
+                                 "VAL_ANNOTATIONS"], paths["IMAGE_DIR"])
     kwargs = {"dtype": getattr(torch, d.FEATURE_DTYPE), "progress": du.is_main_process()}
     feats = _main_first(DetectorFeatureDataset, coco, detector, mode="predcls",
                         cache=d.FEATURE_CACHE, masks=True, feature_maps=True,
@@ -313,6 +315,12 @@ def run_sgg(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, flo
         if parts["evaluator"] is not None:
             raw = trainer.score(preds, raw=True)
             results = flatten_results(raw)
+            if parts["coco"] is not None:  # Seg-SG's Table 2: frozen vs refined masks
+                from .segmentation_eval import refined_mask_ap
+                val = build_segmentation_samples(cfg, parts["detector"], model, "val")
+                raw["mask_ap"] = refined_mask_ap(model, val, parts["collate_fn"],
+                                                 cfg.TEST.IMS_PER_BATCH)
+                print(format_table(raw["mask_ap"], "COCO val mask AP on GT boxes"))
             (out / "test_results.json").write_text(json.dumps(raw, indent=1, default=_jsonable))
             print(format_table(raw, f"{cfg.SGG.TASK} / {cfg.SGG.METHOD} on "
                                     f"{cfg.DATASETS.TEST[0]}"))

@@ -326,15 +326,14 @@ class SceneGraphModel(torch.nn.Module):
         return SGGOutput(obj_logits=obj_logits, rel_logits=rel_logits, obj_labels=obj_labels,
                          obj_scores=obj_scores, node_features=x, extras=extras)
 
-    def segmentation_loss(self, coco) -> Tensor:
-        """``loss_mask_segmentation`` of a COCO batch (Seg-SG's multi-task step): its objects
-        through the grounding and the context encoder (class distributions from
-        :meth:`~pyg_sgg.nn.SegmentationGrounding.coco_class_distribution`), the refinement
-        head on their node states, per-pixel BCE against ``coco.mask_targets [N, 28, 28]``.
+    def refined_mask_logits(self, coco) -> Tensor:
+        """``[N, K, 28, 28]`` refined COCO mask logits of a COCO batch's objects: through the
+        grounding and the context encoder (class distributions from
+        :meth:`~pyg_sgg.nn.SegmentationGrounding.coco_class_distribution`), then the
+        refinement head on their node states.
 
         ``coco`` fields: ``boxes``, ``labels`` (``1..K``), ``image_size``, ``edge_index``,
         ``batch``, ``feature_maps``, ``map_image_size``, ``mask_logits [N, K, 28, 28]``."""
-        from ..nn.segmentation_refinement import mask_bce_loss
         graph = coco.get("batch")
         if graph is None:
             graph = coco.boxes.new_zeros(coco.boxes.size(0), dtype=torch.long)
@@ -346,9 +345,14 @@ class SceneGraphModel(torch.nn.Module):
         kwargs = {"edge_attr": edge_attr} if getattr(self.context, "uses_edge_attr",
                                                      False) else {}
         ctx = self.context(x, pos, dist, coco.edge_index, graph, obj_labels=None, **kwargs)
-        refined = self.refinement(ctx.node_states, coco.feature_maps, boxes, graph,
-                                  coco.mask_logits)
-        return mask_bce_loss(refined, coco.labels, coco.mask_targets)
+        return self.refinement(ctx.node_states, coco.feature_maps, boxes, graph,
+                               coco.mask_logits)
+
+    def segmentation_loss(self, coco) -> Tensor:
+        """``loss_mask_segmentation`` of a COCO batch (Seg-SG's multi-task step): per-pixel
+        BCE of :meth:`refined_mask_logits` against ``coco.mask_targets [N, 28, 28]``."""
+        from ..nn.segmentation_refinement import mask_bce_loss
+        return mask_bce_loss(self.refined_mask_logits(coco), coco.labels, coco.mask_targets)
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()

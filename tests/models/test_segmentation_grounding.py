@@ -114,3 +114,42 @@ def test_coco_batches_train_the_refinement_head_through_the_context(mode, contex
     assert ctx_grads and any(g.abs().sum() > 0 for g in ctx_grads)  # a multi-task regulariser
     model.eval()
     assert "loss_mask_segmentation" not in model(batch).extras  # training only
+
+
+def test_mask_ap_of_perfect_frozen_masks_is_100_for_both():
+    """Box-shaped annotated masks, frozen logits saying "all of the box": the pasted masks
+    equal the annotations (AP 100), and the zero-initialised head leaves them so."""
+    from pyg_sgg.data.scene_graph import all_pairs
+    from pyg_sgg.engine.segmentation_eval import refined_mask_ap
+    g = torch.Generator().manual_seed(0)
+    graphs, raws = [], []
+    for i, n in enumerate((3, 2)):
+        d = graph(n, 0, g, False, i)
+        d.boxes = torch.tensor([[10., 20, 60, 80], [30, 5, 90, 50], [0, 0, 40, 40]])[:n]
+        d.labels = torch.randint(1, K + 1, (n,), generator=g)
+        d.edge_index = all_pairs(torch.tensor([n]))
+        d.mask_logits = torch.full((n, K, 28, 28), 10.0)
+        d.mask_targets = torch.ones(n, 28, 28)
+        h, w = (int(v) for v in d.image_size.view(-1))
+        masks = torch.zeros(n, h, w, dtype=torch.uint8)
+        for k, (x0, y0, x1, y1) in enumerate(d.boxes.long().tolist()):
+            masks[k, y0:y1, x0:x1] = 1
+        graphs.append(d)
+        raws.append(type("G", (), {"masks": masks, "image_size": d.image_size})())
+
+    class Samples:
+        features = type("F", (), {"dataset": raws})()
+
+        def __len__(self):
+            return len(graphs)
+
+        def __getitem__(self, i):
+            return graphs[i].clone()
+
+    model = build_refined("predcls", "motifs")
+    ap = refined_mask_ap(model, Samples(), collate_scene_graphs, batch_size=2)
+    assert ap["frozen/AP50"] == pytest.approx(100.0) and ap["refined/AP50"] == pytest.approx(100.0)
+    assert ap["frozen/AP"] > 90 and abs(ap["refined/AP"] - ap["frozen/AP"]) < 1e-6
+    for d in graphs:  # masks that say "nothing": AP 0
+        d.mask_logits = torch.full_like(d.mask_logits, -10.0)
+    assert refined_mask_ap(model, Samples(), collate_scene_graphs)["frozen/AP"] == 0.0
