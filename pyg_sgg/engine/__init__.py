@@ -1,9 +1,10 @@
-"""Training loop, checkpoints, distributed launch and the end-to-end pipeline."""
-from .checkpoint import Checkpointer, atomic_save  # noqa: F401
-from .defaults import default_argument_parser, setup_cfg  # noqa: F401
-from .distributed import launch  # noqa: F401
-from .inference import inference_on_dataset  # noqa: F401
-from .trainer import Trainer, seed_all  # noqa: F401
+"""Training loop, checkpoints, distributed launch and the end-to-end pipeline; each name is
+imported when first used (``python evaluate.py --predictions`` then never imports torch)."""
+from ..lazy_exports import lazy_exports
 
-__all__ = ["Checkpointer", "atomic_save", "default_argument_parser", "setup_cfg", "launch",
-           "Trainer", "inference_on_dataset", "seed_all"]
+_EXPORTS = {"Checkpointer": ".checkpoint", "atomic_save": ".checkpoint",
+            "default_argument_parser": ".defaults", "setup_cfg": ".defaults",
+            "launch": ".distributed", "Trainer": ".trainer", "seed_all": ".trainer",
+            "inference_on_dataset": ".inference"}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = list(_EXPORTS)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from ..config import get_cfg
 from ..paths import cache_dir
-from . import distributed as du
 from .validation import check_config
 
 __all__ = ["default_argument_parser", "setup_cfg", "setup_logging", "default_output_dir"]
@@ -75,9 +74,18 @@ def setup_cfg(args):
     return cfg
 
 
+def _rank() -> int:
+    """This process's rank without importing torch (``$RANK`` before the process group
+    exists; ``python evaluate.py --predictions`` never loads torch)."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return int(os.environ.get("RANK", 0))
+
+
 def setup_logging(level=logging.INFO) -> None:
     """Log to stderr on rank 0 only (warnings and errors on every rank)."""
-    logging.basicConfig(level=level if du.is_main_process() else logging.WARNING,
+    logging.basicConfig(level=level if _rank() == 0 else logging.WARNING,
                         format="[%(asctime)s %(name)s] %(message)s", datefmt="%H:%M:%S",
                         stream=sys.stderr)
 
