@@ -10,11 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from pyg_sgg.config import ConfigError
 from pyg_sgg.engine.defaults import fail, one_line, setup_cfg, setup_logging
 from pyg_sgg.errors import CheckpointError, DatasetFormatError
+from pyg_sgg.evaluation import write_predictions
 from pyg_sgg.evaluation.command_line import (add_predictions_args,
                                              run_predictions)
 
@@ -61,7 +60,7 @@ def main(argv=None) -> int:
     preds = out["predictions"]
     path = Path(args.output or Path(args.checkpoint).with_name(f"predictions_{args.split}.npz"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **preds)
+    write_predictions(path, preds)
     print(f"predictions of {len(preds.get('image_ids', []))} images written to {path}")
     if out["evaluator"] is not None:
         ev = out["evaluator"]

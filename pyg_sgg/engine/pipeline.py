@@ -311,7 +311,8 @@ def run_sgg(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, flo
     if du.is_main_process():
         out = Path(cfg.OUTPUT_DIR)
         out.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(out / "predictions_test.npz", **preds)
+        from ..evaluation import write_predictions
+        write_predictions(out / "predictions_test.npz", preds)
         if parts["evaluator"] is not None:
             raw = trainer.score(preds, raw=True)
             results = flatten_results(raw)

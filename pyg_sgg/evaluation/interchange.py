@@ -201,14 +201,19 @@ def _read_npz(path: Path) -> Dict[str, np.ndarray]:
 
 
 def write_predictions(path: Union[str, Path], data: Dict[str, np.ndarray],
-                      mode: Optional[str] = None) -> Path:
-    """Validate (when ``mode`` is given) and write ``data`` as a compressed ``.npz``."""
+                      mode: Optional[str] = None, compress: bool = False) -> Path:
+    """Validate (when ``mode`` is given) and write ``data`` as an ``.npz``, atomically.
+
+    Uncompressed by default: scores compress poorly (random-looking floats), and zip's
+    inflate was most of reading a VG-sized file; ``compress=True`` for a smaller file.
+    Both read the same."""
     path = Path(path)
     if mode is not None:
         validate_predictions(data, mode, source=str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in data.items()})
+    save = np.savez_compressed if compress else np.savez
+    save(tmp, **{k: np.asarray(v) for k, v in data.items()})
     tmp.replace(path)
     return path
 
