@@ -9,7 +9,8 @@ from typing import Dict, Tuple
 from .cache_key import detector_output_dir, explain_missing_detector
 
 __all__ = ["build_detector_datasets", "build_detector_model", "class_counts",
-           "load_detector_model", "resolve_detector_weights", "build_detector_from_config"]
+           "load_detector_model", "resolve_detector_weights", "detector_class_counts",
+           "build_detector_from_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,23 @@ def resolve_detector_weights(cfg) -> Path:
     return weights
 
 
+def detector_class_counts(cfg, weights: Path, num_classes: int = 0,
+                          num_mask_classes: int = 0) -> Tuple[int, int]:
+    """``(C, K)`` of the detector at ``weights``: from the config, the arguments, the
+    checkpoint folder's ``detector_meta.json``, or the datasets, in that order."""
+    c = cfg.MODEL.ROI_HEADS.NUM_CLASSES or num_classes
+    k = (cfg.MODEL.ROI_HEADS.MASK_NUM_CLASSES or num_mask_classes) if cfg.MODEL.MASK_ON else 0
+    meta_file = Path(weights).parent / "detector_meta.json"
+    if (not c or (cfg.MODEL.MASK_ON and not k)) and meta_file.is_file():
+        meta = json.loads(meta_file.read_text())
+        c = c or meta["num_classes"]
+        k = k or (meta["num_mask_classes"] if cfg.MODEL.MASK_ON else 0)
+    if not c or (cfg.MODEL.MASK_ON and not k):
+        ds = build_detector_datasets(cfg, ("vg_test", "coco_val"))
+        c, k = class_counts(cfg, {"vg": ds["vg_test"], "coco": ds.get("coco_val")})
+    return c, k
+
+
 def build_detector_from_config(cfg, num_classes: int = 0, num_mask_classes: int = 0):
     """The frozen :class:`~pyg_sgg.detection.torchvision_backend.TorchvisionDetector` (or,
     with ``DETECTOR.NAME detectron2``, the
@@ -151,15 +169,6 @@ def build_detector_from_config(cfg, num_classes: int = 0, num_mask_classes: int 
             build_detectron2_detector
         return build_detectron2_detector(cfg, num_classes, num_mask_classes)
     weights = resolve_detector_weights(cfg)
-    c = cfg.MODEL.ROI_HEADS.NUM_CLASSES or num_classes
-    k = (cfg.MODEL.ROI_HEADS.MASK_NUM_CLASSES or num_mask_classes) if cfg.MODEL.MASK_ON else 0
-    meta_file = weights.parent / "detector_meta.json"
-    if (not c or (cfg.MODEL.MASK_ON and not k)) and meta_file.is_file():
-        meta = json.loads(meta_file.read_text())
-        c, k = c or meta["num_classes"], k or (meta["num_mask_classes"] if cfg.MODEL.MASK_ON
-                                              else 0)
-    if not c or (cfg.MODEL.MASK_ON and not k):
-        ds = build_detector_datasets(cfg, ("vg_test", "coco_val"))
-        c, k = class_counts(cfg, {"vg": ds["vg_test"], "coco": ds.get("coco_val")})
+    c, k = detector_class_counts(cfg, weights, num_classes, num_mask_classes)
     model = load_detector_model(cfg, weights, c, k)
     return TorchvisionDetector(model, detections_per_img=cfg.TEST.DETECTIONS_PER_IMAGE)

@@ -2,7 +2,6 @@
 :class:`~.meta_arch.JointGeneralizedRCNN` — the interface the torchvision backend serves
 (``extract``, ``detect``, FPN maps and trainable relation feature extractors, COCO mask
 logits), so every scene graph model and method runs unchanged on detectron2 features."""
-import json
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -263,21 +262,12 @@ def build_detectron2_detector(cfg, num_classes: int = 0, num_mask_classes: int =
     from detectron2.modeling import build_model
 
     from pyg_sgg.checkpoint_io import load_model_state, read_checkpoint
-    from pyg_sgg.detection.build import (build_detector_datasets, class_counts,
+    from pyg_sgg.detection.build import (detector_class_counts,
                                          resolve_detector_weights)
 
     from .config import to_detectron2_config
     weights = resolve_detector_weights(cfg)
-    c = cfg.MODEL.ROI_HEADS.NUM_CLASSES or num_classes
-    k = (cfg.MODEL.ROI_HEADS.MASK_NUM_CLASSES or num_mask_classes) if cfg.MODEL.MASK_ON else 0
-    meta_file = weights.parent / "detector_meta.json"
-    if (not c or (cfg.MODEL.MASK_ON and not k)) and meta_file.is_file():
-        meta = json.loads(meta_file.read_text())
-        c = c or meta["num_classes"]
-        k = k or (meta["num_mask_classes"] if cfg.MODEL.MASK_ON else 0)
-    if not c or (cfg.MODEL.MASK_ON and not k):
-        ds = build_detector_datasets(cfg, ("vg_test", "coco_val"))
-        c, k = class_counts(cfg, {"vg": ds["vg_test"], "coco": ds.get("coco_val")})
+    c, k = detector_class_counts(cfg, weights, num_classes, num_mask_classes)
     d2 = to_detectron2_config(cfg, c, k)
     model = build_model(d2)
     load_model_state(model, {"model": read_checkpoint(weights).get("model", {})}, weights)
