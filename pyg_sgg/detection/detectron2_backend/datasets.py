@@ -6,7 +6,6 @@ exactly as for the torchvision backend; class ids go through :mod:`.labels`.
 """
 from typing import Dict, List
 
-import numpy as np
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
 from pycocotools import mask as mask_utils
@@ -66,7 +65,3 @@ def register(name: str, dicts: List[Dict], class_names: List[str]) -> str:
     MetadataCatalog.get(name).set(thing_classes=list(class_names))
     return name
 
-
-def count_instances(dicts: List[Dict]) -> int:
-    """Annotations over all images (for logging)."""
-    return int(np.sum([len(d["annotations"]) for d in dicts]))

@@ -17,7 +17,7 @@ from pyg_sgg.nn.union_feature_extractor import UnionFeatureExtractor
 from .labels import from_detectron2_classes, from_detectron2_logits
 
 __all__ = ["Detectron2Detector", "Detectron2Inference", "build_detectron2_detector",
-           "resized_shape"]
+           "resized_shape", "model_input"]
 
 
 def resized_shape(h: int, w: int, min_size: int, max_size: int) -> Tuple[int, int]:
@@ -26,6 +26,19 @@ def resized_shape(h: int, w: int, min_size: int, max_size: int) -> Tuple[int, in
         return h, w
     from detectron2.data.transforms import ResizeShortestEdge
     return ResizeShortestEdge.get_output_shape(h, w, min_size, max_size)
+
+
+def model_input(image: Tensor, min_size: int, max_size: int, image_format: str,
+                device) -> Tensor:
+    """A ``[3, H, W]`` RGB ``[0, 1]`` image as detectron2 models read it: resized as
+    :func:`resized_shape`, in 0..255, channels in ``image_format`` order."""
+    h, w = (int(v) for v in image.shape[-2:])
+    x = image.to(device, torch.float32)
+    size = resized_shape(h, w, min_size, max_size)
+    if size != (h, w):
+        x = F.interpolate(x[None], size=size, mode="bilinear", align_corners=False)[0]
+    x = x * 255.0
+    return x.flip(0) if image_format == "BGR" else x
 
 
 class Detectron2Detector(Detector):
@@ -101,16 +114,8 @@ class Detectron2Detector(Detector):
     def _images(self, images: List[Tensor]):
         """``(ImageList, features, original sizes, resized sizes)`` of RGB ``[0, 1]`` images."""
         orig = [tuple(int(v) for v in img.shape[-2:]) for img in images]
-        inputs = []
-        for img, (h, w) in zip(images, orig):
-            x = img.to(self.device, torch.float32)
-            size = resized_shape(h, w, self.min_size_test, self.max_size_test)
-            if size != (h, w):
-                x = F.interpolate(x[None], size=size, mode="bilinear", align_corners=False)[0]
-            x = x * 255.0
-            if self.image_format == "BGR":
-                x = x.flip(0)
-            inputs.append({"image": x})
+        inputs = [{"image": model_input(img, self.min_size_test, self.max_size_test,
+                                        self.image_format, self.device)} for img in images]
         image_list = self.model.preprocess_image(inputs)
         features = self.model.backbone(image_list.tensor)
         return image_list, features, orig, [tuple(s) for s in image_list.image_sizes]
@@ -233,16 +238,10 @@ class Detectron2Inference(nn.Module):
         self.num_mask_classes = int(model.roi_heads.num_mask_classes)
 
     def forward(self, images: List[Tensor], dataset: str = "vg") -> List[Dict[str, Tensor]]:
-        inputs = []
-        for img in images:
-            h, w = (int(v) for v in img.shape[-2:])
-            size = resized_shape(h, w, self.min_size_test, self.max_size_test)
-            x = img.to(self.model.device, torch.float32)
-            if size != (h, w):
-                x = F.interpolate(x[None], size=size, mode="bilinear", align_corners=False)[0]
-            x = x * 255.0
-            inputs.append({"image": x.flip(0) if self.image_format == "BGR" else x,
-                           "height": h, "width": w})
+        inputs = [{"image": model_input(img, self.min_size_test, self.max_size_test,
+                                        self.image_format, self.model.device),
+                   "height": int(img.shape[-2]), "width": int(img.shape[-1])}
+                  for img in images]
         out = []
         for r in self.model.inference(inputs, dataset=dataset):
             inst = r["instances"].to("cpu")

@@ -99,16 +99,14 @@ def train_detectron2_detector(cfg, vg_dataset, coco_dataset, num_classes: int,
         tmp.write_text(d2.dump())
         tmp.replace(output_dir / "detectron2_config.yaml")
     model = build_model(d2)
-    vg_name = register("pyg_sgg_vg_train", vg_dicts(vg_dataset),
-                       list(vg_dataset.object_classes[1:]))
-    from detectron2.data import DatasetCatalog
-    vg_loader = _loader(d2, DatasetCatalog.get(vg_name), d2.SOLVER.IMS_PER_BATCH, False, d2.SEED)
+    vg = vg_dicts(vg_dataset)
+    register("pyg_sgg_vg_train", vg, list(vg_dataset.object_classes[1:]))
+    vg_loader = _loader(d2, vg, d2.SOLVER.IMS_PER_BATCH, False, d2.SEED)
     coco_loader = None
     if coco_dataset is not None:
-        coco_name = register("pyg_sgg_coco_train", coco_dicts(coco_dataset),
-                             list(coco_dataset.class_names[1:]))
-        coco_loader = _loader(d2, DatasetCatalog.get(coco_name),
-                              cfg.DETECTOR.COCO_IMS_PER_BATCH or d2.SOLVER.IMS_PER_BATCH,
+        coco = coco_dicts(coco_dataset)
+        register("pyg_sgg_coco_train", coco, list(coco_dataset.class_names[1:]))
+        coco_loader = _loader(d2, coco, cfg.DETECTOR.COCO_IMS_PER_BATCH or d2.SOLVER.IMS_PER_BATCH,
                               True, d2.SEED + 7919)
     optimizer = build_optimizer(d2, model)
     scheduler = build_lr_scheduler(d2, optimizer)
