@@ -119,3 +119,45 @@ def test_sigkilled_evaluation_never_leaves_a_partial_output(tmp_path):
                                timeout=600)
         assert again.returncode == 0, again.stderr[-3000:]
         assert json.loads(out.read_text()) == expected
+
+
+@pytest.mark.slow
+def test_the_main_pipeline_sigkilled_anywhere_and_rerun_ends_as_uninterrupted(tmp_path):
+    """One command (SynthVG generation, detector training, FPN-map caches, relation training,
+    evaluation) SIGKILLed at random moments, each time rerun with ``--resume`` on the same
+    cache: the run that finishes reports the metrics of a run that was never interrupted."""
+    import numpy as np
+
+    def cmd(out):
+        return [sys.executable, "train.py", "--config-file", QUICK, "--resume",
+                "OUTPUT_DIR", str(out), "DETECTOR.NUM_THREADS", "1"]
+    t0 = time.time()
+    ref = subprocess.run(cmd(tmp_path / "ref"), cwd=ROOT, env=_env(tmp_path / "ref_cache"),
+                         capture_output=True, text=True, timeout=900)
+    assert ref.returncode == 0, ref.stderr[-3000:]
+    took = time.time() - t0
+    env, out = _env(tmp_path / "cache"), tmp_path / "run"
+    rng = np.random.default_rng(0)
+    killed = 0
+    for attempt in range(6):
+        proc = subprocess.Popen(cmd(out), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            proc.wait(timeout=float(rng.uniform(0.15, 0.6)) * took)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=60)
+            killed += 1
+            continue
+        assert proc.returncode == 0
+        break
+    else:
+        final = subprocess.run(cmd(out), cwd=ROOT, env=env, capture_output=True, text=True,
+                               timeout=900)
+        assert final.returncode == 0, final.stderr[-3000:]
+    assert killed >= 2
+    a = json.loads((tmp_path / "ref" / "test_results.json").read_text())["metrics"]
+    b = json.loads((out / "test_results.json").read_text())["metrics"]
+    assert a == b
+    leftovers = [p for p in (tmp_path / "cache").rglob(".tmp*")]
+    assert leftovers == [], leftovers

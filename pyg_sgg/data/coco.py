@@ -30,9 +30,47 @@ __all__ = ["COCOMaskDataset", "decode_segmentation"]
 PathLike = Union[str, os.PathLike]
 
 
+def rle_string_counts(counts: str) -> List[int]:
+    """The run lengths of a compressed COCO RLE string (pycocotools' ``rleFrString``:
+    6-bit groups, each character ``chr(48 + group)``, bit 5 = more groups follow, bit 4 of
+    the last group = sign; from the third run on a run is stored as the difference to the
+    run two before it). A character outside that range raises ``ValueError``."""
+    runs: List[int] = []
+    value = shift = 0
+    for ch in counts:
+        c = ord(ch) - 48
+        if not 0 <= c < 64:
+            raise ValueError(f"character {ch!r} is not of the compressed RLE alphabet")
+        value |= (c & 0x1F) << shift
+        shift += 5
+        if not c & 0x20:
+            if c & 0x10:
+                value |= -1 << shift
+            if len(runs) > 2:
+                value += runs[-2]
+            runs.append(value)
+            value = shift = 0
+    if shift:
+        raise ValueError("the compressed RLE string ends inside a run")
+    return runs
+
+
+def check_rle_counts(counts, height: int, width: int) -> None:
+    """``ValueError`` unless ``counts`` (a list, or a compressed string) are non-negative
+    runs that cover the ``height x width`` mask exactly (pycocotools decodes anything,
+    reading past the runs or returning non-binary masks)."""
+    runs = rle_string_counts(counts) if isinstance(counts, str) else counts
+    if any((not isinstance(r, (int, np.integer))) or r < 0 for r in runs):
+        raise ValueError("RLE counts must be non-negative integers")
+    if sum(runs) != height * width:
+        raise ValueError(f"RLE counts cover {sum(runs)} pixels, the {height} x {width} mask "
+                         f"has {height * width}")
+
+
 def decode_segmentation(seg, height: int, width: int) -> np.ndarray:
     """COCO ``segmentation`` (polygon list, uncompressed or compressed RLE) -> ``[H, W]``
-    uint8 binary mask."""
+    uint8 binary mask. A broken RLE (runs that do not cover the mask, characters outside
+    the compressed alphabet) raises ``ValueError``."""
     from pycocotools import mask as mask_utils
 
     if isinstance(seg, list):  # polygons
@@ -41,11 +79,14 @@ def decode_segmentation(seg, height: int, width: int) -> np.ndarray:
             return np.zeros((height, width), dtype=np.uint8)
         rle = mask_utils.merge(mask_utils.frPyObjects(polys, height, width))
     elif isinstance(seg, dict) and isinstance(seg.get("counts"), list):
+        check_rle_counts(seg["counts"], height, width)
         rle = mask_utils.frPyObjects(seg, height, width)
     elif isinstance(seg, dict) and isinstance(seg.get("counts"), (str, bytes)):
         rle = dict(seg)
-        if isinstance(rle["counts"], str):
-            rle["counts"] = rle["counts"].encode("ascii")
+        if isinstance(rle["counts"], bytes):
+            rle["counts"] = rle["counts"].decode("ascii", errors="replace")
+        check_rle_counts(rle["counts"], height, width)
+        rle["counts"] = rle["counts"].encode("ascii")
     else:
         raise ValueError("unsupported segmentation (expected polygons or RLE)")
     with warnings.catch_warnings():  # pycocotools' numpy-2 copy= DeprecationWarning
@@ -170,7 +211,7 @@ class COCOMaskDataset(torch.utils.data.Dataset):
                     f"annotation {a.get('id')} has size {list(seg['size'])}, image is {[h, w]}")
             try:
                 masks[k] = decode_segmentation(seg, h, w)
-            except (ValueError, TypeError, KeyError) as e:
+            except (ValueError, TypeError, KeyError, OverflowError) as e:
                 raise DatasetFormatError(
                     f"{self.annotation_file}: field 'annotations.segmentation': annotation "
                     f"{a.get('id')}: {e}") from None

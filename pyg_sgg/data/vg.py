@@ -25,6 +25,7 @@ image folder (``<image_dir>/<image_id>.jpg``), as Scene-Graph-Benchmark's ``VGDa
 Every malformed input raises :class:`DatasetFormatError` naming the file and the field.
 """
 import json
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -36,6 +37,9 @@ from torch import Tensor
 
 from ..errors import DatasetFormatError
 from .scene_graph import SceneGraph
+from .vocabulary_check import vocabulary_mismatches
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["VGDataset", "DatasetFormatError", "load_vg_info", "CORRUPTED_IMAGE_IDS"]
 
@@ -59,6 +63,16 @@ def read_rgb(path, exif_transpose: bool = False) -> np.ndarray:
     except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for unreadable data
         raise DatasetFormatError(f"{path}: field 'image': unreadable or truncated image "
                                  f"({type(e).__name__}: {e})") from None
+
+
+_WARNED = set()
+
+
+def _warn_once(line: str) -> None:
+    """Log ``line`` once per process (every split of a dataset reads the same files)."""
+    if line not in _WARNED:
+        _WARNED.add(line)
+        logger.warning(line)
 
 
 def _err(path, field: str, msg: str) -> DatasetFormatError:
@@ -194,10 +208,15 @@ class VGDataset(torch.utils.data.Dataset):
             raise _err(path, "<hdf5>", f"not a readable HDF5 file ({str(e).splitlines()[0]})"
                        ) from None
         with h5 as f:
-            def get(key, ndim, cols=None):
+            def get(key, ndim, cols=None, integer=True):
                 if key not in f:
                     raise _err(path, key, "missing h5 key")
                 a = f[key][()]
+                kinds = "iu" if integer else "iuf"
+                if not isinstance(a, np.ndarray) or a.dtype.kind not in kinds:
+                    dtype = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
+                    raise _err(path, key, f"wrong dtype {dtype}, expected "
+                                          f"{'integers' if integer else 'numbers'}")
                 if ndim == 2 and cols == 1 and a.ndim == 1:
                     a = a[:, None]
                 if a.ndim != ndim or (cols is not None and a.shape[1] != cols):
@@ -210,7 +229,7 @@ class VGDataset(torch.utils.data.Dataset):
             first_rel = get("img_to_first_rel", 1).astype(np.int64)
             last_rel = get("img_to_last_rel", 1).astype(np.int64)
             labels = get("labels", 2, 1)[:, 0].astype(np.int64)
-            boxes = get(box_key, 2, 4)
+            boxes = get(box_key, 2, 4, integer=False)
             relations = get("relationships", 2, 2).astype(np.int64)
             predicates = get("predicates", 2, 1)[:, 0].astype(np.int64)
         n_img, n_box, n_rel = data_split.shape[0], boxes.shape[0], relations.shape[0]
@@ -246,6 +265,10 @@ class VGDataset(torch.utils.data.Dataset):
             v = predicates.max() if predicates.max() > num_pred else predicates.min()
             raise _err(path, "predicates", f"value {v} outside 1..{num_pred} (predicate "
                                            f"classes in {self.dicts_file})")
+        self.vocabulary_warnings = vocabulary_mismatches(
+            self.dicts_file, self.object_classes, self.predicate_classes, labels, predicates)
+        for line in self.vocabulary_warnings:
+            _warn_once(line)
         if n_box and (boxes[:, :2].min() < 0 or boxes[:, 2:].min() <= 0):
             raise _err(path, box_key, "negative centre or non-positive width/height")
         rel_flat, rel_owner, _ = _ranges(np.where(first_box >= 0, first_rel, -1), last_rel)
@@ -398,9 +421,9 @@ class VGDataset(torch.utils.data.Dataset):
         p = self._image_file(i)
         arr = read_rgb(p)
         if (arr.shape[1], arr.shape[0]) != (int(self.widths[i]), int(self.heights[i])):
-            warnings.warn(f"{p}: size {(arr.shape[1], arr.shape[0])} differs from "
-                          f"image_data.json ({self.widths[i]}, {self.heights[i]}); boxes "
-                          f"follow the json")
+            warnings.warn(f"{p}: image {int(self.image_ids[i])}: field 'width/height': the "
+                          f"file is {arr.shape[1]} x {arr.shape[0]}, image_data.json says "
+                          f"{self.widths[i]} x {self.heights[i]}; boxes follow the json")
         return torch.from_numpy(arr).permute(2, 0, 1).float().div_(255.0)
 
     def _rand(self, n: int) -> Tensor:

@@ -21,7 +21,8 @@ from torch import Tensor
 from pyg_sgg.detection.features import split_fingerprint, weights_hash
 from pyg_sgg.build_lock import build_lock
 from pyg_sgg.detection.memmap_store import (EntryWriter, drop_other_entries, entry_exists,
-                                            progress, read_entry, remove_dead_builds)
+                                            read_entry, remove_dead_builds)
+from pyg_sgg.progress import progress
 from pyg_sgg.paths import cache_dir
 
 __all__ = ["FeatureMapCache", "image_feature_maps"]
@@ -39,7 +40,8 @@ class FeatureMapCache:
         dataset: scene-graph dataset with ``load_image(i)``.
         root (Path, optional): cache root. (default: ``cache_dir() / "features"``)
         dtype: storage dtype. (default: ``torch.float16``)
-        progress (bool): tqdm bar while building. (default: ``True``)
+        progress (bool): report the build (a tqdm bar on a terminal, else a log line
+            every 30 s: :func:`pyg_sgg.progress.progress`). (default: ``True``)
 
     ``cache[i]`` returns ``(maps, size)`` as ``detector.feature_maps(image)`` does, the maps
     in ``dtype``.

@@ -30,7 +30,8 @@ from pyg_sgg.data.scene_graph import SceneGraph, all_pairs
 from pyg_sgg.detection.base import ImageFeatures
 from pyg_sgg.build_lock import build_lock
 from pyg_sgg.detection.memmap_store import (EntryWriter, drop_other_entries, entry_exists,
-                                            progress, read_entry, remove_dead_builds)
+                                            read_entry, remove_dead_builds)
+from pyg_sgg.progress import progress
 from pyg_sgg.paths import cache_dir
 
 MODES = ("predcls", "sgcls", "sgdet")
@@ -86,7 +87,8 @@ class FeatureCache:
         dtype: storage dtype of features and mask logits. (default: ``torch.float16``)
         masks (bool): also store mask logits (large: ``K * 784`` values per object).
             (default: ``False``)
-        progress (bool): tqdm bar while building. (default: ``True``)
+        progress (bool): report the build (a tqdm bar on a terminal, else a log line
+            every 30 s: :func:`pyg_sgg.progress.progress`). (default: ``True``)
         pairs (bool): also store the union-box features of every ordered pair (the
             ``frozen`` feature mode; the trainable extractors compute their own).
             (default: ``True``)

@@ -14,7 +14,7 @@ from typing import Dict, List
 import numpy as np
 
 __all__ = ["EntryWriter", "read_entry", "remove_dead_builds", "entry_exists",
-           "drop_other_entries", "progress"]
+           "drop_other_entries"]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -45,14 +45,6 @@ def drop_other_entries(folder: Path, pattern: str, keep: Path) -> None:
     for old in Path(folder).glob(pattern):
         if old != keep and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
-
-
-def progress(n: int, desc: str, enabled: bool):
-    """``range(n)``, with a tqdm bar when ``enabled``."""
-    if not enabled:
-        return range(n)
-    from tqdm import tqdm
-    return tqdm(range(n), desc=desc, dynamic_ncols=True, disable=None)
 
 
 class EntryWriter:
