@@ -280,7 +280,8 @@ def build_segmentation_samples(cfg, detector, model, split: str = "train"):
     feats = _main_first(DetectorFeatureDataset, coco, detector, mode="predcls",
                         cache=d.FEATURE_CACHE, masks=True, feature_maps=True,
                         map_cache=d.FEATURE_MAP_CACHE, **kwargs)
-    return COCOSegmentationSamples(feats, model.refinement.resolution)
+    return COCOSegmentationSamples(feats, model.refinement.resolution,
+                                   instances=model.refinement.embedding_dim > 0)
 
 
 def run_sgg(cfg, resume: bool = False, eval_only: bool = False) -> Dict[str, float]:

@@ -13,18 +13,20 @@ from typing import Callable
 
 import torch
 
-from ..nn.segmentation_refinement import mask_targets
+from ..nn.segmentation_refinement import instance_targets, mask_targets
 
 __all__ = ["COCOSegmentationSamples", "AttachCOCOBatches"]
 
 
 class COCOSegmentationSamples(torch.utils.data.Dataset):
     """``features[i]`` (a :class:`~pyg_sgg.detection.features.DetectorFeatureDataset` of a
-    COCO dataset, PredCls mode, masks and FPN maps on) with ``mask_targets [N, R, R]`` and
+    COCO dataset, PredCls mode, masks and FPN maps on) with ``mask_targets [N, R, R]`` (and,
+    with ``instances``, ``instance_targets [N, R, R]`` for the discriminative loss) and
     without ``masks`` / ``crowd_boxes``."""
 
-    def __init__(self, features, resolution: int = 28):
+    def __init__(self, features, resolution: int = 28, instances: bool = False):
         self.features, self.resolution = features, int(resolution)
+        self.instances = bool(instances)
 
     def __len__(self) -> int:
         return len(self.features)
@@ -32,6 +34,8 @@ class COCOSegmentationSamples(torch.utils.data.Dataset):
     def __getitem__(self, i: int):
         g = self.features[i]
         g.mask_targets = mask_targets(g.masks, g.boxes, self.resolution)
+        if self.instances:
+            g.instance_targets = instance_targets(g.masks, g.boxes, self.resolution)
         for key in ("masks", "crowd_boxes", "det_logits"):
             if key in g:
                 del g[key]

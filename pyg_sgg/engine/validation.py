@@ -60,7 +60,8 @@ def check_config(cfg, job: str = "sgg") -> None:
                                       STAGE_DATA)
     from ..methods.plugin_loss_config import BAIKAL_FORMS, BAIKAL_REL_ROWS
     from ..methods.registry import METHOD_REGISTRY
-    from ..models.config import EFFECT_TYPES, FEATURE_MODES, PREDICTORS, SEG_ATTENTIONS
+    from ..models.config import (EFFECT_TYPES, FEATURE_MODES, PREDICTORS, SEG_ATTENTIONS,
+                                 SEG_REFINEMENT_HEADS)
     from ..nn.context.registry import CONTEXT_REGISTRY
     from .solver import LR_SCHEDULERS, OPTIMIZERS
 
@@ -99,6 +100,13 @@ def check_config(cfg, job: str = "sgg") -> None:
         raise ConfigError("config key MODEL.SGG.EFFECT_TYPE: 'TDE' needs MODEL.SGG.PREDICTOR "
                           "causal and MODEL.SGG.CONTEXT vctree")
     _choice("MODEL.SGG.SEG.ATTENTION", cfg.MODEL.SGG.SEG.ATTENTION, SEG_ATTENTIONS)
+    _choice("MODEL.SGG.SEG.REFINEMENT_HEAD", cfg.MODEL.SGG.SEG.REFINEMENT_HEAD,
+            SEG_REFINEMENT_HEADS)
+    for key in ("POLAR_RAYS", "REFINEMENT_EMBEDDING_DIM"):
+        low = 3 if key == "POLAR_RAYS" else 0
+        if int(cfg.MODEL.SGG.SEG[key]) < low:
+            raise ConfigError(f"config key MODEL.SGG.SEG.{key}: must be >= {low}, got "
+                              f"{cfg.MODEL.SGG.SEG[key]}")
     if not 1 <= int(cfg.MODEL.SGG.SEG.DATA_DIVISOR) <= max(1, int(cfg.SOLVER.IMS_PER_BATCH)):
         raise ConfigError(f"config key MODEL.SGG.SEG.DATA_DIVISOR: must be in 1..SOLVER."
                           f"IMS_PER_BATCH ({cfg.SOLVER.IMS_PER_BATCH}), got "

@@ -134,7 +134,9 @@ def build_kwargs_from_config(cfg, statistics: Optional[dict] = None, *,
                 in_channels=grounding.box.in_channels,
                 num_mask_classes=int(grounding.transfer.transfer.size(1)),
                 scales=pool.scales, hidden_channels=c.SEG.REFINEMENT_DIM,
-                num_conv=c.SEG.REFINEMENT_CONVS, sampling_ratio=pool.sampling_ratio)
+                num_conv=c.SEG.REFINEMENT_CONVS, sampling_ratio=pool.sampling_ratio,
+                head=c.SEG.REFINEMENT_HEAD.lower(), num_rays=c.SEG.POLAR_RAYS,
+                embedding_dim=c.SEG.REFINEMENT_EMBEDDING_DIM)
     elif c.FEATURES.lower() == "trainable":
         if feature_extractors is None:
             raise ValueError("SceneGraphModel: MODEL.SGG.FEATURES is 'trainable' but no "

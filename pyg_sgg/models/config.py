@@ -10,6 +10,8 @@ PREDICTORS = ("default", "causal")
 EFFECT_TYPES = ("none", "tde")
 #: ``MODEL.SGG.SEG.ATTENTION`` choices (relation grounding).
 SEG_ATTENTIONS = ("gaussian", "avg", "union")
+#: ``MODEL.SGG.SEG.REFINEMENT_HEAD`` choices.
+SEG_REFINEMENT_HEADS = ("per_pixel", "polar")
 
 
 def add_sgg_model_config(cfg):
@@ -79,6 +81,13 @@ def add_sgg_model_config(cfg):
     # Width of the refinement head (the authors': 256, 4 convolutions).
     _C.SEG.REFINEMENT_DIM = 256
     _C.SEG.REFINEMENT_CONVS = 4
+    # Seed 002's options for the head (not the Seg-SG authors'): "per_pixel" (theirs) or
+    # "polar" (PolarMask's contour of POLAR_RAYS rays, trained with the Polar IoU loss), and
+    # per-pixel embeddings of this width trained with the discriminative loss over the
+    # instances inside each box (0: none).
+    _C.SEG.REFINEMENT_HEAD = "per_pixel"
+    _C.SEG.POLAR_RAYS = 36
+    _C.SEG.REFINEMENT_EMBEDDING_DIM = 0
     # frozen: RoI / union feature widths (batch.x, batch.edge_attr); 0 = given by the caller
     # of SceneGraphModel.from_config (the detector's feature_dim / pair_feature_dim).
     _C.FEATURE_DIM = 0

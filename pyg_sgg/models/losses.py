@@ -26,8 +26,10 @@ def sgg_task_loss(batch, outputs) -> Dict[str, Tensor]:
       ``outputs.extras["obj_target"]`` (GT labels in SGCls, IoU-matched labels in SGDet);
       0 when the model sets no target (PredCls).
     * ``loss_tree``: VCTree's tree-score BCE, when the encoder produced one.
-    * ``loss_mask_segmentation``: the refinement head's mask BCE on the batch's COCO images,
-      when the model has the head and the batch carries them.
+    * ``loss_mask_segmentation``: the refinement head's mask loss on the batch's COCO images
+      (BCE, or Polar IoU for the polar head), when the model has the head and the batch
+      carries them; ``loss_mask_discriminative``: its per-pixel embeddings' discriminative
+      loss, when it has them.
     * ``loss_aux_vis`` / ``loss_aux_ctx`` / ``loss_aux_frq``: the causal predictor's branches
       alone against ``edge_label`` (SGB's ``auxiliary_*``), when the model produced them.
     """
@@ -43,8 +45,9 @@ def sgg_task_loss(batch, outputs) -> Dict[str, Tensor]:
     losses = {"loss_rel": loss_rel, "loss_obj": loss_obj}
     if "loss_tree" in outputs.extras:  # VCTree's auxiliary tree-score loss
         losses["loss_tree"] = outputs.extras["loss_tree"]
-    if "loss_mask_segmentation" in outputs.extras:  # Seg-SG's refinement head, COCO images
-        losses["loss_mask_segmentation"] = outputs.extras["loss_mask_segmentation"]
+    for key in ("loss_mask_segmentation", "loss_mask_discriminative"):  # the refinement head
+        if key in outputs.extras:  # on COCO images
+            losses[key] = outputs.extras[key]
     for name, logits in outputs.extras.get("aux_rel_logits", {}).items():
         losses[f"loss_aux_{name}"] = _ce(logits, batch.edge_label.long())
     return losses

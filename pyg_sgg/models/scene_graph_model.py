@@ -322,18 +322,15 @@ class SceneGraphModel(torch.nn.Module):
             if ctx.edge_states is not None:
                 extras["edge_states"] = ctx.edge_states
         if self.training and self.refinement is not None and "coco" in batch:
-            extras["loss_mask_segmentation"] = self.segmentation_loss(batch.coco)
+            extras.update(self.segmentation_loss(batch.coco))
         return SGGOutput(obj_logits=obj_logits, rel_logits=rel_logits, obj_labels=obj_labels,
                          obj_scores=obj_scores, node_features=x, extras=extras)
 
-    def refined_mask_logits(self, coco) -> Tensor:
-        """``[N, K, 28, 28]`` refined COCO mask logits of a COCO batch's objects: through the
-        grounding and the context encoder (class distributions from
-        :meth:`~pyg_sgg.nn.SegmentationGrounding.coco_class_distribution`), then the
-        refinement head on their node states.
-
-        ``coco`` fields: ``boxes``, ``labels`` (``1..K``), ``image_size``, ``edge_index``,
-        ``batch``, ``feature_maps``, ``map_image_size``, ``mask_logits [N, K, 28, 28]``."""
+    def _refinement_inputs(self, coco):
+        """The refinement head's inputs for a COCO batch: ``(node states, FPN maps, boxes,
+        graph, frozen mask logits)``, the node states through the grounding and the context
+        encoder (class distributions from
+        :meth:`~pyg_sgg.nn.SegmentationGrounding.coco_class_distribution`)."""
         graph = coco.get("batch")
         if graph is None:
             graph = coco.boxes.new_zeros(coco.boxes.size(0), dtype=torch.long)
@@ -345,14 +342,47 @@ class SceneGraphModel(torch.nn.Module):
         kwargs = {"edge_attr": edge_attr} if getattr(self.context, "uses_edge_attr",
                                                      False) else {}
         ctx = self.context(x, pos, dist, coco.edge_index, graph, obj_labels=None, **kwargs)
-        return self.refinement(ctx.node_states, coco.feature_maps, boxes, graph,
-                               coco.mask_logits)
+        return ctx.node_states, coco.feature_maps, boxes, graph, coco.mask_logits
 
-    def segmentation_loss(self, coco) -> Tensor:
-        """``loss_mask_segmentation`` of a COCO batch (Seg-SG's multi-task step): per-pixel
-        BCE of :meth:`refined_mask_logits` against ``coco.mask_targets [N, 28, 28]``."""
+    def refined_mask_logits(self, coco) -> Tensor:
+        """``[N, K, 28, 28]`` refined COCO mask logits of a COCO batch's objects: through the
+        grounding and the context encoder, then the refinement head on their node states.
+
+        ``coco`` fields: ``boxes``, ``labels`` (``1..K``), ``image_size``, ``edge_index``,
+        ``batch``, ``feature_maps``, ``map_image_size``, ``mask_logits [N, K, 28, 28]``."""
+        return self.refinement(*self._refinement_inputs(coco), labels=coco.labels)
+
+    def segmentation_loss(self, coco) -> Dict[str, Tensor]:
+        """The refinement head's losses on a COCO batch (Seg-SG's multi-task step):
+        ``loss_mask_segmentation`` (the per-pixel head: BCE of :meth:`refined_mask_logits`
+        against ``coco.mask_targets [N, 28, 28]``; the polar head: Polar IoU of its rays
+        against the targets' rays + the centre's L1 in grid units) and, with per-pixel
+        embeddings, ``loss_mask_discriminative`` over ``coco.instance_targets``."""
+        from ..losses.discriminative import discriminative_loss
+        from ..losses.polar_iou import polar_iou_loss
+        from ..nn.polar_contour import polar_targets
         from ..nn.segmentation_refinement import mask_bce_loss
-        return mask_bce_loss(self.refined_mask_logits(coco), coco.labels, coco.mask_targets)
+        head = self.refinement
+        inputs = self._refinement_inputs(coco)
+        if head.head == "polar":
+            centre, rays = head.contour(*inputs, labels=coco.labels)
+            c_t, d_t = polar_targets(coco.mask_targets, head.num_rays)
+            weight = (coco.mask_targets.flatten(1).sum(1) > 0).to(rays.dtype)  # empty: none
+            loss = polar_iou_loss(rays, d_t, weight)
+            if centre.size(0):
+                l1 = ((centre - c_t).abs().sum(1) * weight).sum() / weight.sum().clamp_min(1)
+                loss = loss + l1 / head.resolution
+            return {"loss_mask_segmentation": loss}
+        logits, emb = head(*inputs, labels=coco.labels, return_embeddings=True)
+        losses = {"loss_mask_segmentation": mask_bce_loss(logits, coco.labels,
+                                                          coco.mask_targets)}
+        if emb is not None:
+            N, D, R, _ = emb.shape
+            rows = emb.permute(0, 2, 3, 1).reshape(-1, D)
+            roi = torch.arange(N, device=emb.device).repeat_interleave(R * R)
+            losses["loss_mask_discriminative"] = discriminative_loss(
+                rows, coco.instance_targets.reshape(-1), roi)["loss"]
+        return losses
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()

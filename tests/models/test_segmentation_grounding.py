@@ -153,3 +153,34 @@ def test_mask_ap_of_perfect_frozen_masks_is_100_for_both():
     for d in graphs:  # masks that say "nothing": AP 0
         d.mask_logits = torch.full_like(d.mask_logits, -10.0)
     assert refined_mask_ap(model, Samples(), collate_scene_graphs)["frozen/AP"] == 0.0
+
+
+@pytest.mark.parametrize("variant", [dict(head="polar", num_rays=12),
+                                     dict(embedding_dim=4)])
+def test_polar_and_embedding_heads_train_through_the_model(variant):
+    from pyg_sgg.nn.segmentation_refinement import instance_targets
+    torch.manual_seed(0)
+    transfer = torch.softmax(torch.randn(C1 - 1, K), -1)
+    grounding = SegmentationGrounding(transfer, FPN, SCALES, W, C1, pool_to=7)
+    model = build_on_maps("sgcls", "motifs", grounding=grounding,
+                          refinement=dict(in_channels=FPN, num_mask_classes=K, scales=SCALES,
+                                          hidden_channels=8, num_conv=1, **variant)).train()
+    batch = model.prepare_batch(make_batch(), torch.Generator().manual_seed(0))
+    coco = coco_batch()
+    g = torch.Generator().manual_seed(1)
+    coco.instance_targets = torch.cat([instance_targets(
+        (torch.rand(n, 40, 40, generator=g) > 0.5).to(torch.uint8),
+        torch.tensor([[0., 0, 20, 20]]).expand(n, 4), 28) for n in (3, 0, 2)])
+    batch.coco = coco
+    losses = sgg_task_loss(batch, model(batch))
+    keys = {k for k in losses if k.startswith("loss_mask")}
+    if "head" in variant:
+        assert keys == {"loss_mask_segmentation"}
+        losses["loss_mask_segmentation"].backward()
+        assert model.refinement.polar[2].weight.grad.abs().sum() > 0
+        assert model.refined_mask_logits(coco).shape == (5, K, 28, 28)
+    else:
+        assert keys == {"loss_mask_segmentation", "loss_mask_discriminative"}
+        assert losses["loss_mask_discriminative"] > 0
+        losses["loss_mask_discriminative"].backward()
+        assert model.refinement.embed.weight.grad.abs().sum() > 0
