@@ -2,11 +2,18 @@
 
 (a) one EBM training step / one CE training step, same SceneGraphModel, same batch;
 (b) energy model + SGLD + loss/backward for ``--images`` images x n objects, all ordered
-    pairs, n in ``--objects``: time, time per candidate edge and peak memory.
+    pairs, n in ``--objects``: time, time per candidate edge and peak memory;
+(c) the same step against the machine's matrix-product bound: every matrix product the step
+    runs (sampler and energy loss, forward and backward) is recorded with its shapes, its
+    FLOPs counted, and the recorded products replayed alone on fresh tensors: the step's
+    time over the replay's is how far the step is from its matrix products (1.0 = nothing
+    but them); a large square product gives the machine's peak rate for comparison.
 
 Synthetic inputs (random boxes, features, relations); nothing is downloaded. Example::
 
     python benchmarks/ebm_cost.py --threads 1 --hidden 64   # CPU
+    python benchmarks/ebm_cost.py --part c --threads 1 --objects 20 --hidden 128
+    python benchmarks/ebm_cost.py --part c --threads 1 --objects 20 --hidden 512 --feat-dim 4096
     python benchmarks/ebm_cost.py --device cuda --hidden 512
 """
 import argparse
@@ -151,10 +158,80 @@ def part_b(args, device):
         del batch, logits
 
 
+_GEMMS = ("mm", "addmm", "bmm", "baddbmm")
+
+
+class _GemmRecorder(torch.utils._python_dispatch.TorchDispatchMode):
+    """Records ``(op, shapes of its tensor arguments)`` of every matrix product."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func.overloadpacket.__name__
+        if name in _GEMMS:
+            self.calls.append((name, [tuple(a.shape) for a in args
+                                      if isinstance(a, torch.Tensor)]))
+        return func(*args, **(kwargs or {}))
+
+
+def _replay(calls, device):
+    ops = {"mm": torch.mm, "addmm": torch.addmm, "bmm": torch.bmm, "baddbmm": torch.baddbmm}
+    args = [(ops[n], [torch.randn(s, device=device) for s in shapes]) for n, shapes in calls]
+
+    def run():
+        for op, xs in args:
+            op(*xs)
+    return run
+
+
+def part_c(args, device):
+    C, P = args.classes, args.predicates
+    energy = EnergyModel(args.feat_dim, C, P, hidden_channels=args.hidden).to(device)
+    sampler = SGLD(num_steps=args.steps)
+    print(f"(c) energy model hidden {args.hidden}, features {args.feat_dim}, {args.steps}-step "
+          f"SGLD + loss/backward, {args.images} images x n objects (PredCls), device {device}")
+    n_peak = 2048 if device.type == "cuda" else 1024
+    a, b = torch.randn(n_peak, n_peak, device=device), torch.randn(n_peak, n_peak, device=device)
+    t_peak = timed(lambda: torch.mm(a, b), device, max(args.repeat, 3))
+    peak = 2 * n_peak ** 3 / t_peak
+    print(f"    peak: {n_peak}^3 product {peak / 1e9:.1f} GFLOP/s")
+    print(f"    {'n':>4} {'edges':>7} {'step s':>8} {'GEMMs':>6} {'GFLOP':>7} {'replay s':>9} "
+          f"{'GFLOP/s':>8} {'step/replay':>11} {'step/peak bound':>15}")
+    for n in args.objects:
+        batch = make_batch(args.images, n, args.feat_dim, C, P).to(device)
+        logits = torch.randn(batch.edge_index.size(1), P, device=device, requires_grad=True)
+        ebm = EBM(task="predcls", energy_model=energy, sampler=sampler)
+        obj = torch.nn.functional.one_hot(batch.labels, C).float()
+
+        def step():
+            out = SGGOutput(obj, logits, batch.labels, obj[:, 0], node_features=batch.x)
+            sum(ebm.loss(None, batch, out).values()).backward()
+            energy.zero_grad(set_to_none=True)
+
+        step()
+        t = timed(step, device, args.repeat)
+        rec = _GemmRecorder()
+        with rec:
+            step()
+        with FlopCounterMode(display=False) as counter:
+            step()
+        flops = sum(v for k, v in counter.get_flop_counts()["Global"].items()
+                    if k.__name__ in _GEMMS)
+        replay = _replay(rec.calls, device)
+        replay()
+        t_gemm = timed(replay, device, args.repeat)
+        print(f"    {n:>4} {batch.edge_index.size(1):>7} {t:>8.3f} {len(rec.calls):>6} "
+              f"{flops / 1e9:>7.1f} {t_gemm:>9.3f} {flops / t_gemm / 1e9:>8.1f} "
+              f"{t / t_gemm:>11.2f} {t / (flops / peak):>15.2f}", flush=True)
+        del batch, logits, replay
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--part", choices=["a", "b", "ab"], default="ab")
+    p.add_argument("--part", choices=["a", "b", "c", "ab", "abc"], default="ab")
     p.add_argument("--task", default="predcls", choices=["predcls", "sgcls"])
     p.add_argument("--context", default="", help="context encoder for (a) (default: first "
                    "registered of motifs, vctree, transformer, imp)")
@@ -184,6 +261,8 @@ def main():
         part_a(args, device)
     if "b" in args.part:
         part_b(args, device)
+    if "c" in args.part:
+        part_c(args, device)
 
 
 if __name__ == "__main__":
