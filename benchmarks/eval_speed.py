@@ -6,6 +6,10 @@ metric at K = 20, 50, 100, and times the simple per-image reference of ``tests/`
 subset in the same run (extrapolated linearly to the whole file).
 
     python benchmarks/eval_speed.py [--images 5000] [--reference-images 100]
+    python benchmarks/eval_speed.py --scaling 1000 5000 20000 50000   # linear in the pairs?
+
+``--scaling``: the scoring alone (no reference) at each number of images, printing images/s
+and scored pairs/s (flat when the cost is linear in the scored pairs) and the peak memory.
 """
 import argparse
 import sys
@@ -73,11 +77,37 @@ def subset(data, n):
     return out
 
 
+def scaling(sizes):
+    """Scoring rate and peak memory at each size (the file built in memory)."""
+    print(f"{'mode':8} {'images':>7} {'pairs':>10} {'score s':>8} {'images/s':>9} "
+          f"{'M pairs/s':>10} {'peak MiB':>9}")
+    for mode, objects, pairs in (("predcls", 12, 115), ("sgdet", 20, 280)):
+        for n in sizes:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = write_predictions(Path(tmp) / f"{mode}.npz",
+                                         vg_sized_file(n, objects, pairs, mode))
+                data = read_predictions(path, mode)
+            tracemalloc.start()
+            t = time.perf_counter()
+            evaluate_predictions(data, mode)
+            t_score = time.perf_counter() - t
+            peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
+            tracemalloc.stop()
+            m = int(data["rel_ptr"][-1])
+            print(f"{mode:8} {n:>7} {m:>10} {t_score:8.2f} {n / t_score:9.0f} "
+                  f"{m / t_score / 1e6:10.2f} {peak:9.0f}", flush=True)
+            del data
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--reference-images", type=int, default=100)
+    parser.add_argument("--scaling", type=int, nargs="+", default=None,
+                        help="numbers of images: score each and print the rates instead")
     args = parser.parse_args()
+    if args.scaling:
+        return scaling(args.scaling)
     print(f"{'mode':8} {'read s':>7} {'score s':>8} {'images/s':>9} {'peak MiB':>9} "
           f"{'reference s (extrap.)':>22} {'speed-up':>9}")
     for mode, objects, pairs in (("predcls", 12, 115), ("sgdet", 20, 280)):
