@@ -123,6 +123,22 @@ def part_a(args, device):
           f"ratio {t_ebm / t_ce:5.2f}x (target <= 1.5x)")
 
 
+def energy_step(args, device, energy, sampler, n):
+    """``(number of edges, step)``: one EBM energy-loss step (SGLD + loss + backward) for
+    ``args.images`` images of ``n`` objects, all ordered pairs, PredCls."""
+    C, P = args.classes, args.predicates
+    batch = make_batch(args.images, n, args.feat_dim, C, P).to(device)
+    logits = torch.randn(batch.edge_index.size(1), P, device=device, requires_grad=True)
+    ebm = EBM(task="predcls", energy_model=energy, sampler=sampler)
+    obj = torch.nn.functional.one_hot(batch.labels, C).float()
+
+    def step():
+        out = SGGOutput(obj, logits, batch.labels, obj[:, 0], node_features=batch.x)
+        sum(ebm.loss(None, batch, out).values()).backward()
+        energy.zero_grad(set_to_none=True)
+    return batch.edge_index.size(1), step
+
+
 def part_b(args, device):
     C, P = args.classes, args.predicates
     energy = EnergyModel(args.feat_dim, C, P, hidden_channels=args.hidden).to(device)
@@ -132,16 +148,7 @@ def part_b(args, device):
     print(f"    {'n':>4} {'edges':>8} {'time (s)':>10} {'us / edge':>10} {'GFLOP':>9} "
           f"{'MFLOP / edge':>12} {'peak MiB':>10}")
     for n in args.objects:
-        batch = make_batch(args.images, n, args.feat_dim, C, P).to(device)
-        logits = torch.randn(batch.edge_index.size(1), P, device=device, requires_grad=True)
-        ebm = EBM(task="predcls", energy_model=energy, sampler=sampler)
-        obj = torch.nn.functional.one_hot(batch.labels, C).float()
-
-        def step():
-            out = SGGOutput(obj, logits, batch.labels, obj[:, 0], node_features=batch.x)
-            sum(ebm.loss(None, batch, out).values()).backward()
-            energy.zero_grad(set_to_none=True)
-
+        E, step = energy_step(args, device, energy, sampler, n)
         gc.collect()
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -152,10 +159,9 @@ def part_b(args, device):
         with FlopCounterMode(display=False) as counter:  # exact count, load-independent
             step()
         flops = counter.get_total_flops()
-        E = batch.edge_index.size(1)
         print(f"    {n:>4} {E:>8} {t:>10.3f} {t / E * 1e6:>10.2f} {flops / 1e9:>9.1f} "
               f"{flops / E / 1e6:>12.2f} {mem:>10.0f}", flush=True)
-        del batch, logits
+        del step
 
 
 _GEMMS = ("mm", "addmm", "bmm", "baddbmm")
@@ -200,16 +206,7 @@ def part_c(args, device):
     print(f"    {'n':>4} {'edges':>7} {'step s':>8} {'GEMMs':>6} {'GFLOP':>7} {'replay s':>9} "
           f"{'GFLOP/s':>8} {'step/replay':>11} {'step/peak bound':>15}")
     for n in args.objects:
-        batch = make_batch(args.images, n, args.feat_dim, C, P).to(device)
-        logits = torch.randn(batch.edge_index.size(1), P, device=device, requires_grad=True)
-        ebm = EBM(task="predcls", energy_model=energy, sampler=sampler)
-        obj = torch.nn.functional.one_hot(batch.labels, C).float()
-
-        def step():
-            out = SGGOutput(obj, logits, batch.labels, obj[:, 0], node_features=batch.x)
-            sum(ebm.loss(None, batch, out).values()).backward()
-            energy.zero_grad(set_to_none=True)
-
+        E, step = energy_step(args, device, energy, sampler, n)
         step()
         t = timed(step, device, args.repeat)
         rec = _GemmRecorder()
@@ -222,16 +219,16 @@ def part_c(args, device):
         replay = _replay(rec.calls, device)
         replay()
         t_gemm = timed(replay, device, args.repeat)
-        print(f"    {n:>4} {batch.edge_index.size(1):>7} {t:>8.3f} {len(rec.calls):>6} "
+        print(f"    {n:>4} {E:>7} {t:>8.3f} {len(rec.calls):>6} "
               f"{flops / 1e9:>7.1f} {t_gemm:>9.3f} {flops / t_gemm / 1e9:>8.1f} "
               f"{t / t_gemm:>11.2f} {t / (flops / peak):>15.2f}", flush=True)
-        del batch, logits, replay
+        del step, replay
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--part", choices=["a", "b", "c", "ab", "abc"], default="ab")
+    p.add_argument("--part", choices=["a", "b", "c", "ab", "bc", "abc"], default="ab")
     p.add_argument("--task", default="predcls", choices=["predcls", "sgcls"])
     p.add_argument("--context", default="", help="context encoder for (a) (default: first "
                    "registered of motifs, vctree, transformer, imp)")

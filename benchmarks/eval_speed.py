@@ -77,22 +77,36 @@ def subset(data, n):
     return out
 
 
+def written_and_read(num_images, objects, pairs, mode):
+    """``(data, read seconds)``: a VG-sized file written to disk and read back as
+    ``evaluate.py`` reads it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_predictions(Path(tmp) / f"{mode}.npz",
+                                 vg_sized_file(num_images, objects, pairs, mode))
+        t = time.perf_counter()
+        data = read_predictions(path, mode)
+        return data, time.perf_counter() - t
+
+
+def scored(data, mode):
+    """``(seconds, peak MiB)`` of scoring ``data`` with every metric (tracemalloc's peak)."""
+    tracemalloc.start()
+    t = time.perf_counter()
+    evaluate_predictions(data, mode)
+    seconds = time.perf_counter() - t
+    peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
+    tracemalloc.stop()
+    return seconds, peak
+
+
 def scaling(sizes):
     """Scoring rate and peak memory at each size (the file built in memory)."""
     print(f"{'mode':8} {'images':>7} {'pairs':>10} {'score s':>8} {'images/s':>9} "
           f"{'M pairs/s':>10} {'peak MiB':>9}")
     for mode, objects, pairs in (("predcls", 12, 115), ("sgdet", 20, 280)):
         for n in sizes:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = write_predictions(Path(tmp) / f"{mode}.npz",
-                                         vg_sized_file(n, objects, pairs, mode))
-                data = read_predictions(path, mode)
-            tracemalloc.start()
-            t = time.perf_counter()
-            evaluate_predictions(data, mode)
-            t_score = time.perf_counter() - t
-            peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
-            tracemalloc.stop()
+            data, _ = written_and_read(n, objects, pairs, mode)
+            t_score, peak = scored(data, mode)
             m = int(data["rel_ptr"][-1])
             print(f"{mode:8} {n:>7} {m:>10} {t_score:8.2f} {n / t_score:9.0f} "
                   f"{m / t_score / 1e6:10.2f} {peak:9.0f}", flush=True)
@@ -111,18 +125,8 @@ def main():
     print(f"{'mode':8} {'read s':>7} {'score s':>8} {'images/s':>9} {'peak MiB':>9} "
           f"{'reference s (extrap.)':>22} {'speed-up':>9}")
     for mode, objects, pairs in (("predcls", 12, 115), ("sgdet", 20, 280)):
-        with tempfile.TemporaryDirectory() as tmp:
-            path = write_predictions(Path(tmp) / f"{mode}.npz",
-                                     vg_sized_file(args.images, objects, pairs, mode))
-            t = time.perf_counter()
-            data = read_predictions(path, mode)
-            t_read = time.perf_counter() - t
-        tracemalloc.start()
-        t = time.perf_counter()
-        evaluate_predictions(data, mode)
-        t_score = time.perf_counter() - t
-        peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
-        tracemalloc.stop()
+        data, t_read = written_and_read(args.images, objects, pairs, mode)
+        t_score, peak = scored(data, mode)
         small = subset(data, args.reference_images)
         t = time.perf_counter()
         reference_metrics(small, mode)

@@ -35,12 +35,9 @@ from pyg_sgg.config import get_cfg  # noqa: E402
 from pyg_sgg.data.loader import collate_scene_graphs  # noqa: E402
 from pyg_sgg.engine.pipeline import build_detector, build_segmentation_samples  # noqa: E402
 from pyg_sgg.engine.segmentation_eval import refined_mask_ap  # noqa: E402
-from pyg_sgg.losses.discriminative import discriminative_loss  # noqa: E402
-from pyg_sgg.losses.polar_iou import polar_iou_loss  # noqa: E402
 from pyg_sgg.models.scene_graph_model import SceneGraphModel  # noqa: E402
-from pyg_sgg.nn.polar_contour import polar_targets  # noqa: E402
 from pyg_sgg.nn.segmentation_refinement import (SegmentationRefinement,  # noqa: E402
-                                                mask_bce_loss)
+                                                refinement_losses)
 
 VARIANTS = {"per_pixel": {}, "disc": {"embedding_dim": 8}, "polar": {"head": "polar"}}
 
@@ -63,22 +60,9 @@ class HeadOnly(torch.nn.Module):
         return self.refinement(*self.inputs(batch), labels=batch.labels)
 
     def loss(self, batch):
-        head = self.refinement
-        if head.head == "polar":
-            centre, rays = head.contour(*self.inputs(batch), labels=batch.labels)
-            c_t, d_t = polar_targets(batch.mask_targets, head.num_rays)
-            w = (batch.mask_targets.flatten(1).sum(1) > 0).to(rays.dtype)
-            l1 = ((centre - c_t).abs().sum(1) * w).sum() / w.sum().clamp_min(1)
-            return polar_iou_loss(rays, d_t, w) + l1 / head.resolution
-        logits, emb = head(*self.inputs(batch), labels=batch.labels, return_embeddings=True)
-        loss = mask_bce_loss(logits, batch.labels, batch.mask_targets)
-        if emb is not None:
-            N, D, R, _ = emb.shape
-            rows = emb.permute(0, 2, 3, 1).reshape(-1, D)
-            roi = torch.arange(N).repeat_interleave(R * R)
-            loss = loss + discriminative_loss(rows, batch.instance_targets.reshape(-1),
-                                              roi)["loss"]
-        return loss
+        losses = refinement_losses(self.refinement, self.inputs(batch), batch.labels,
+                                   batch.mask_targets, batch.get("instance_targets"))
+        return sum(losses.values())
 
 
 def run(cfg, detector, variant: str, seed: int, a):

@@ -358,31 +358,9 @@ class SceneGraphModel(torch.nn.Module):
         against ``coco.mask_targets [N, 28, 28]``; the polar head: Polar IoU of its rays
         against the targets' rays + the centre's L1 in grid units) and, with per-pixel
         embeddings, ``loss_mask_discriminative`` over ``coco.instance_targets``."""
-        from ..losses.discriminative import discriminative_loss
-        from ..losses.polar_iou import polar_iou_loss
-        from ..nn.polar_contour import polar_targets
-        from ..nn.segmentation_refinement import mask_bce_loss
-        head = self.refinement
-        inputs = self._refinement_inputs(coco)
-        if head.head == "polar":
-            centre, rays = head.contour(*inputs, labels=coco.labels)
-            c_t, d_t = polar_targets(coco.mask_targets, head.num_rays)
-            weight = (coco.mask_targets.flatten(1).sum(1) > 0).to(rays.dtype)  # empty: none
-            loss = polar_iou_loss(rays, d_t, weight)
-            if centre.size(0):
-                l1 = ((centre - c_t).abs().sum(1) * weight).sum() / weight.sum().clamp_min(1)
-                loss = loss + l1 / head.resolution
-            return {"loss_mask_segmentation": loss}
-        logits, emb = head(*inputs, labels=coco.labels, return_embeddings=True)
-        losses = {"loss_mask_segmentation": mask_bce_loss(logits, coco.labels,
-                                                          coco.mask_targets)}
-        if emb is not None:
-            N, D, R, _ = emb.shape
-            rows = emb.permute(0, 2, 3, 1).reshape(-1, D)
-            roi = torch.arange(N, device=emb.device).repeat_interleave(R * R)
-            losses["loss_mask_discriminative"] = discriminative_loss(
-                rows, coco.instance_targets.reshape(-1), roi)["loss"]
-        return losses
+        from ..nn.segmentation_refinement import refinement_losses
+        return refinement_losses(self.refinement, self._refinement_inputs(coco), coco.labels,
+                                 coco.mask_targets, coco.get("instance_targets"))
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()

@@ -29,7 +29,8 @@ from torchvision.ops import roi_align
 from .polar_contour import polar_targets, rasterize_polar
 from .roi_pooler import RoIPooler
 
-__all__ = ["SegmentationRefinement", "mask_targets", "instance_targets", "mask_bce_loss"]
+__all__ = ["SegmentationRefinement", "mask_targets", "instance_targets", "mask_bce_loss",
+           "refinement_losses"]
 
 HEADS = ("per_pixel", "polar")
 
@@ -204,3 +205,36 @@ def mask_bce_loss(refined: Tensor, labels: Tensor, targets: Tensor) -> Tensor:
         return refined.sum() * 0.0
     picked = refined[torch.arange(refined.size(0), device=refined.device), labels.long() - 1]
     return F.binary_cross_entropy_with_logits(picked, targets.to(picked.dtype))
+
+
+def refinement_losses(head: SegmentationRefinement, inputs, labels: Tensor,
+                      mask_targets: Tensor, instance_targets: Tensor = None):
+    """The head's training losses on COCO objects: ``loss_mask_segmentation`` (per-pixel
+    head: :func:`mask_bce_loss`; polar head: Polar IoU of its rays against the rays of
+    ``mask_targets [N, R, R]`` + the centre's L1 in grid units, objects with an empty target
+    left out) and, with per-pixel embeddings, ``loss_mask_discriminative`` over
+    ``instance_targets [N, R, R]`` (one graph per box). ``inputs``: the head's ``(context,
+    maps, boxes, batch, mask_logits)``."""
+    from ..losses.discriminative import discriminative_loss
+    from ..losses.polar_iou import polar_iou_loss
+    if head.head == "polar":
+        centre, rays = head.contour(*inputs, labels=labels)
+        c_t, d_t = polar_targets(mask_targets, head.num_rays)
+        weight = (mask_targets.flatten(1).sum(1) > 0).to(rays.dtype)
+        loss = polar_iou_loss(rays, d_t, weight)
+        if centre.size(0):
+            l1 = ((centre - c_t).abs().sum(1) * weight).sum() / weight.sum().clamp_min(1)
+            loss = loss + l1 / head.resolution
+        return {"loss_mask_segmentation": loss}
+    logits, emb = head(*inputs, labels=labels, return_embeddings=True)
+    losses = {"loss_mask_segmentation": mask_bce_loss(logits, labels, mask_targets)}
+    if emb is not None:
+        if instance_targets is None:
+            raise ValueError("refinement_losses: the head has per-pixel embeddings but no "
+                             "instance_targets were given")
+        N, D, R, _ = emb.shape
+        rows = emb.permute(0, 2, 3, 1).reshape(-1, D)
+        roi = torch.arange(N, device=emb.device).repeat_interleave(R * R)
+        losses["loss_mask_discriminative"] = discriminative_loss(
+            rows, instance_targets.reshape(-1), roi)["loss"]
+    return losses
