@@ -80,7 +80,8 @@ def scene_graph_from_predictions(preds: dict, i: int, top_k: int,
                                  image_size=None) -> SceneGraph:
     """Image ``i`` of an interchange predictions dict as a :class:`SceneGraph`: ``boxes``,
     ``labels``, ``scores`` of the objects; ``rel_index [2, K]``, ``rel_label [K]``,
-    ``rel_score [K]`` of its ``top_k`` relations by SGB's triplet score."""
+    ``rel_score [K]`` of its ``top_k`` relations by SGB's triplet score; ``masks [N, H, W]``
+    when the predictions carry them."""
     o0, o1 = int(preds["pred_obj_ptr"][i]), int(preds["pred_obj_ptr"][i + 1])
     r0, r1 = int(preds["rel_ptr"][i]), int(preds["rel_ptr"][i + 1])
     obj_scores = np.asarray(preds["pred_scores"][o0:o1], dtype=np.float32)
@@ -101,6 +102,9 @@ def scene_graph_from_predictions(preds: dict, i: int, top_k: int,
                    rel_index=torch.as_tensor(pairs.T.copy()).long().reshape(2, -1),
                    rel_label=torch.as_tensor(pred).long(),
                    rel_score=torch.as_tensor(triplet).float())
+    if "pred_masks" in preds:  # a segmentation-grounded model: [N, H, W] bool
+        from .evaluation.object_masks import decode_object_masks
+        g.masks = torch.from_numpy(decode_object_masks(preds, i))
     g.object_classes = list(object_classes) if object_classes is not None else None
     g.predicate_classes = list(predicate_classes) if predicate_classes is not None else None
     return g
@@ -207,7 +211,7 @@ class Predictor:
         trainable = self.cfg.MODEL.SGG.FEATURES.lower() == "trainable"
         ds = DetectorFeatureDataset(_GivenImages(tensors, box_list, label_list), self.detector,
                                     mode=self.task, cache=False, feature_maps=trainable,
-                                    map_cache=False)
+                                    map_cache=False, masks=self.cfg.MODEL.SGG.SEG.ENABLED)
         out, step = [], max(1, int(self.cfg.TEST.IMS_PER_BATCH))
         for start in range(0, len(ds), step):
             items = [ds[i] for i in range(start, min(len(ds), start + step))]

@@ -107,6 +107,12 @@ def check_config(cfg, job: str = "sgg") -> None:
         if int(cfg.MODEL.SGG.SEG[key]) < low:
             raise ConfigError(f"config key MODEL.SGG.SEG.{key}: must be >= {low}, got "
                               f"{cfg.MODEL.SGG.SEG[key]}")
+    seg = cfg.MODEL.SGG.SEG
+    if seg.ENABLED and seg.REFINE_SEG_MASKS and (
+            not seg.REFINEMENT or seg.REFINEMENT_HEAD.lower() != "per_pixel"
+            or cfg.MODEL.SGG.CONTEXT.lower() == "none"):
+        raise ConfigError("config key MODEL.SGG.SEG.REFINE_SEG_MASKS: needs MODEL.SGG.SEG."
+                          "REFINEMENT True, REFINEMENT_HEAD per_pixel and a context encoder")
     if not 1 <= int(cfg.MODEL.SGG.SEG.DATA_DIVISOR) <= max(1, int(cfg.SOLVER.IMS_PER_BATCH)):
         raise ConfigError(f"config key MODEL.SGG.SEG.DATA_DIVISOR: must be in 1..SOLVER."
                           f"IMS_PER_BATCH ({cfg.SOLVER.IMS_PER_BATCH}), got "

@@ -24,6 +24,9 @@ key                         shape         meaning
 ``zeroshot_triplets``       ``[Z, 3]``    optional
 ``predicate_names``         ``[P+1]``     optional str
 ``image_ids``               ``[I]``       optional
+``pred_masks``              ``[ΣN']``     optional bytes: each predicted object's mask,
+                                          COCO compressed RLE counts in its image
+``image_sizes``             ``[I, 2]``    (height, width); required with ``pred_masks``
 ==========================  ============  ==========================================
 
 In PredCls the ``pred_*`` arrays may be absent: the GT boxes and labels with score 1 are used.
@@ -38,10 +41,11 @@ REQUIRED = ("num_predicates", "gt_obj_ptr", "gt_boxes", "gt_labels", "gt_rel_ptr
             "rel_ptr", "rel_pair_idx", "rel_scores")
 PRED_OBJECT_KEYS = ("pred_obj_ptr", "pred_boxes", "pred_labels", "pred_scores")
 OPTIONAL = ("train_triplets", "train_triplet_counts", "zeroshot_triplets", "predicate_names",
-            "image_ids")
+            "image_ids", "pred_masks", "image_sizes")
 PTR_OF = {"gt_boxes": "gt_obj_ptr", "gt_labels": "gt_obj_ptr", "gt_rels": "gt_rel_ptr",
           "pred_boxes": "pred_obj_ptr", "pred_labels": "pred_obj_ptr",
-          "pred_scores": "pred_obj_ptr", "rel_pair_idx": "rel_ptr", "rel_scores": "rel_ptr"}
+          "pred_scores": "pred_obj_ptr", "rel_pair_idx": "rel_ptr", "rel_scores": "rel_ptr",
+          "pred_masks": "pred_obj_ptr"}
 _INT, _FLOAT = "integer", "floating"
 
 
@@ -133,10 +137,33 @@ def validate_predictions(data: Dict[str, np.ndarray], mode: str = "predcls",
     if "train_triplet_counts" in d:
         if "train_triplets" not in d or d["train_triplet_counts"].shape != (len(d["train_triplets"]),):
             _fail(source, "train_triplet_counts", "needs train_triplets and one count per row")
+    if "pred_masks" in d:
+        _check_masks(source, d, num_images)
     if "predicate_names" in d and d["predicate_names"].shape != (P + 1,):
         _fail(source, "predicate_names",
               f"expected shape [{P + 1}] (with background), got {list(d['predicate_names'].shape)}")
     return d
+
+
+def _check_masks(source, d, num_images):
+    """``pred_masks``: one RLE (bytes) per predicted object; ``image_sizes`` ``[I, 2]`` > 0."""
+    m = d["pred_masks"]
+    n = int(d["pred_obj_ptr"][-1])
+    if m.shape != (n,) and not (m.size == 0 and n == 0):
+        _fail(source, "pred_masks", f"expected shape [{n}] (one per predicted object), got "
+                                    f"{list(m.shape)}")
+    if m.size and m.dtype.kind != "S":
+        _fail(source, "pred_masks", f"expected bytes (COCO RLE counts), got {m.dtype}")
+    if "image_sizes" not in d:
+        _fail(source, "image_sizes", "missing (required with pred_masks)")
+    sizes = d["image_sizes"]
+    if sizes.shape != (num_images, 2):
+        _fail(source, "image_sizes", f"expected shape [{num_images}, 2], got "
+                                     f"{list(sizes.shape)}")
+    _check_kind(source, "image_sizes", sizes, _INT)
+    _first_bad("image_sizes", sizes < 1, "height or width < 1", source)
+    d["pred_masks"] = m.reshape(n).astype(np.bytes_, copy=False)
+    d["image_sizes"] = sizes.astype(np.int64)
 
 
 def _first_bad(key, bad, what, source):
@@ -233,7 +260,7 @@ def concat_predictions(chunks: List[Dict[str, np.ndarray]]) -> Dict[str, np.ndar
             ptrs = [np.asarray(c[key], dtype=np.int64) for c in chunks]
             offsets = np.cumsum([0] + [int(p[-1]) for p in ptrs[:-1]])
             out[key] = np.concatenate([ptrs[0][:1]] + [p[1:] + o for p, o in zip(ptrs, offsets)])
-        elif key in PTR_OF or key == "image_ids":
+        elif key in PTR_OF or key in ("image_ids", "image_sizes"):
             out[key] = np.concatenate([np.asarray(c[key]) for c in chunks])
         else:
             out[key] = np.asarray(value)

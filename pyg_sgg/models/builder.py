@@ -137,6 +137,7 @@ def build_kwargs_from_config(cfg, statistics: Optional[dict] = None, *,
                 num_conv=c.SEG.REFINEMENT_CONVS, sampling_ratio=pool.sampling_ratio,
                 head=c.SEG.REFINEMENT_HEAD.lower(), num_rays=c.SEG.POLAR_RAYS,
                 embedding_dim=c.SEG.REFINEMENT_EMBEDDING_DIM)
+            extractors["refine_seg_masks"] = bool(c.SEG.REFINE_SEG_MASKS)
     elif c.FEATURES.lower() == "trainable":
         if feature_extractors is None:
             raise ValueError("SceneGraphModel: MODEL.SGG.FEATURES is 'trainable' but no "

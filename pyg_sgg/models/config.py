@@ -88,6 +88,10 @@ def add_sgg_model_config(cfg):
     _C.SEG.REFINEMENT_HEAD = "per_pixel"
     _C.SEG.POLAR_RAYS = 36
     _C.SEG.REFINEMENT_EMBEDDING_DIM = 0
+    # At test, ground the features in the refinement head's masks (the encoder runs once on
+    # the frozen masks' features first); the authors' REFINE_SEG_MASKS, False in their runs.
+    # Needs REFINEMENT True and the per-pixel head.
+    _C.SEG.REFINE_SEG_MASKS = False
     # frozen: RoI / union feature widths (batch.x, batch.edge_attr); 0 = given by the caller
     # of SceneGraphModel.from_config (the detector's feature_dim / pair_feature_dim).
     _C.FEATURE_DIM = 0

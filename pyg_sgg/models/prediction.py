@@ -17,7 +17,9 @@ def to_predictions(batch, outputs: SGGOutput, mode: str,
 
     ``rel_scores`` is the softmax of ``outputs.rel_logits`` (column 0 background); relations
     are in ``edge_index`` order within each image (not sorted by score); in SGDet the GT
-    comes from ``gt_boxes`` / ``gt_labels`` / ``gt_triplets`` / ``num_gt``.
+    comes from ``gt_boxes`` / ``gt_labels`` / ``gt_triplets`` / ``num_gt``. A model with
+    segmentation grounding adds ``pred_masks`` / ``image_sizes``
+    (:mod:`pyg_sgg.evaluation.object_masks`).
 
     Args:
         batch (Batch): the scene graphs, with ``edge_index`` the scored pairs.
@@ -58,7 +60,7 @@ def to_predictions(batch, outputs: SGGOutput, mode: str,
         t = t.detach().cpu()
         return (t.float() if t.is_floating_point() else t).numpy()
 
-    return {
+    out = {
         "num_predicates": np.asarray(num_predicates),
         "gt_obj_ptr": np_(gt_obj_ptr).astype(np.int64),
         "gt_boxes": np_(gt_boxes).astype(np.float32).reshape(-1, 4),
@@ -74,3 +76,9 @@ def to_predictions(batch, outputs: SGGOutput, mode: str,
         "rel_scores": np_(rel_scores).astype(np.float32),
         "image_ids": np_(batch.image_id).astype(np.int64).reshape(-1),
     }
+    masks = outputs.extras.get("obj_masks")
+    if masks is not None:  # a segmentation-grounded model: each object's mask of its label
+        from ..evaluation.object_masks import encode_object_masks
+        out["pred_masks"], out["image_sizes"] = encode_object_masks(masks, batch.boxes, ptr,
+                                                                    batch.image_size)
+    return out

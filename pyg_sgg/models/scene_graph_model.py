@@ -74,6 +74,11 @@ class SceneGraphModel(torch.nn.Module):
             encoder's node states (all but ``context_channels``); a training batch carrying a
             COCO batch (``batch.coco``) then adds ``loss_mask_segmentation``
             (:meth:`segmentation_loss`). (default: :obj:`None`)
+        refine_seg_masks (bool): at test, with a per-pixel ``refinement`` head: the
+            grounding reads the refined masks (the encoder runs once on the frozen masks'
+            features, the head refines the masks from its node states, then the features are
+            grounded anew; the authors' ``REFINE_SEG_MASKS``, off in their README's runs).
+            (default: :obj:`False`)
         effect_type (str): with a
             :class:`~pyg_sgg.nn.causal_relation_head.CausalRelationHead`, ``"tde"`` scores
             the test pairs by the total direct effect of the context (the encoder runs a
@@ -89,7 +94,8 @@ class SceneGraphModel(torch.nn.Module):
                  box_extractor: Optional[torch.nn.Module] = None,
                  union_extractor: Optional[torch.nn.Module] = None,
                  grounding: Optional[torch.nn.Module] = None,
-                 effect_type: str = "none", refinement: Optional[Dict] = None):
+                 effect_type: str = "none", refinement: Optional[Dict] = None,
+                 refine_seg_masks: bool = False):
         super().__init__()
         from ..nn.causal_relation_head import CausalRelationHead
         self.causal = isinstance(relation_head, CausalRelationHead)
@@ -130,6 +136,10 @@ class SceneGraphModel(torch.nn.Module):
                                  "grounding and a context encoder")
             from ..nn.segmentation_refinement import SegmentationRefinement
             self.refinement = SegmentationRefinement(int(context.out_channels), **refinement)
+        if refine_seg_masks and (self.refinement is None or self.refinement.head != "per_pixel"):
+            raise ValueError("SceneGraphModel: refine_seg_masks needs a per-pixel refinement "
+                             "head (the polar head's contour needs COCO labels)")
+        self.refine_seg_masks = bool(refine_seg_masks)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -212,10 +222,12 @@ class SceneGraphModel(torch.nn.Module):
                                              batch.map_image_size[node_graph])
         return x, edge_attr
 
-    def grounded_features(self, batch, node_graph: Tensor) -> Tuple[Tensor, Tensor]:
+    def grounded_features(self, batch, node_graph: Tensor,
+                          mask_logits: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """:class:`~pyg_sgg.nn.SegmentationGrounding` features: the FPN maps and the
-        detector's mask logits of the node boxes (``batch.mask_logits``); the kernels read
-        one-hot GT labels in PredCls, the detector's class softmax otherwise."""
+        detector's mask logits of the node boxes (``batch.mask_logits``, or the given
+        refined ``mask_logits``); the kernels read one-hot GT labels in PredCls, the
+        detector's class softmax otherwise."""
         for key in ("feature_maps", "mask_logits"):
             if batch.get(key) is None:
                 raise ValueError(f"SceneGraphModel: batch lacks field {key!r} (segmentation "
@@ -226,8 +238,10 @@ class SceneGraphModel(torch.nn.Module):
             dist = torch.nn.functional.one_hot(batch.labels.long(), self.num_classes)
         else:
             dist = torch.softmax(batch.det_logits.float(), dim=-1)
+        if mask_logits is None:
+            mask_logits = batch.mask_logits
         return self.grounding(batch.feature_maps, boxes, node_graph, batch.edge_index,
-                              batch.mask_logits, dist.to(boxes.dtype))
+                              mask_logits, dist.to(boxes.dtype))
 
     def gt_features(self, batch) -> Tensor:
         """``[G, D]`` trainable-extractor features of the SGDet ground-truth boxes
@@ -265,13 +279,14 @@ class SceneGraphModel(torch.nn.Module):
                 obj_target = batch.get("node_target")
             enc_labels = obj_target if self.training else None
 
+        mask_logits = batch.get("mask_logits") if self.grounding is not None else None
+        if self.refine_seg_masks and not self.training:
+            mask_logits, x, edge_attr = self._refined_grounding(
+                batch, node_graph, self._encode(x, edge_attr, pos, obj_dist, edge_index,
+                                                node_graph, enc_labels))
         ctx = None
         if self.context is not None:
-            kwargs = {}
-            if getattr(self.context, "uses_edge_attr", False):
-                kwargs["edge_attr"] = edge_attr
-            ctx = self.context(x, pos, obj_dist, edge_index, node_graph,
-                               obj_labels=enc_labels, **kwargs)
+            ctx = self._encode(x, edge_attr, pos, obj_dist, edge_index, node_graph, enc_labels)
 
         if self.mode == "predcls":
             obj_logits = ContextEncoder.onehot_logits(obj_dist)
@@ -323,6 +338,8 @@ class SceneGraphModel(torch.nn.Module):
                 extras["edge_states"] = ctx.edge_states
         if self.training and self.refinement is not None and "coco" in batch:
             extras.update(self.segmentation_loss(batch.coco))
+        if not self.training and mask_logits is not None:
+            extras["obj_masks"] = self.grounding.class_masks(mask_logits, obj_labels)
         return SGGOutput(obj_logits=obj_logits, rel_logits=rel_logits, obj_labels=obj_labels,
                          obj_scores=obj_scores, node_features=x, extras=extras)
 
@@ -339,10 +356,26 @@ class SceneGraphModel(torch.nn.Module):
         x, edge_attr = self.grounding(coco.feature_maps, boxes, graph, coco.edge_index,
                                       coco.mask_logits, dist)
         pos = box_geometry(coco.boxes, coco.image_size[graph])
+        ctx = self._encode(x, edge_attr, pos, dist, coco.edge_index, graph, None)
+        return ctx.node_states, coco.feature_maps, boxes, graph, coco.mask_logits
+
+    def _encode(self, x, edge_attr, pos, obj_dist, edge_index, graph, obj_labels):
+        """The context encoder's output (``edge_attr`` only to encoders that read it)."""
         kwargs = {"edge_attr": edge_attr} if getattr(self.context, "uses_edge_attr",
                                                      False) else {}
-        ctx = self.context(x, pos, dist, coco.edge_index, graph, obj_labels=None, **kwargs)
-        return ctx.node_states, coco.feature_maps, boxes, graph, coco.mask_logits
+        return self.context(x, pos, obj_dist, edge_index, graph, obj_labels=obj_labels,
+                            **kwargs)
+
+    def _refined_grounding(self, batch, node_graph: Tensor, ctx):
+        """``REFINE_SEG_MASKS`` at test: ``(refined mask logits [N, K, R, R], x, edge_attr)``,
+        the refinement head on the encoder's node states ``ctx`` of the frozen masks'
+        features, then the features grounded in the refined masks (the authors' second
+        ``_forward_mask`` with ``residual_masks``)."""
+        boxes = self.map_boxes(batch, batch.boxes, node_graph)
+        refined = self.refinement(ctx.node_states, batch.feature_maps, boxes, node_graph,
+                                  batch.mask_logits)
+        x, edge_attr = self.grounded_features(batch, node_graph, mask_logits=refined)
+        return refined, x, edge_attr
 
     def refined_mask_logits(self, coco) -> Tensor:
         """``[N, K, 28, 28]`` refined COCO mask logits of a COCO batch's objects: through the

@@ -76,6 +76,14 @@ class SegmentationGrounding(torch.nn.Module):
         """``[N, K, 28, 28]`` COCO logits → ``[N, C, 28, 28]`` VG class probabilities."""
         return torch.sigmoid(self.transfer(mask_logits))
 
+    def class_masks(self, mask_logits: Tensor, labels: Tensor) -> Tensor:
+        """``[N, 28, 28]`` probabilities of each object's own VG class ``labels [N]`` (1..C)
+        from its COCO logits ``[N, K, 28, 28]`` (one transfer row per object)."""
+        N, K, H, W = mask_logits.shape
+        rows = self.transfer.transfer.to(mask_logits.dtype)[labels.long() - 1]  # [N, K]
+        logits = torch.bmm(rows.unsqueeze(1), mask_logits.reshape(N, K, H * W))
+        return torch.sigmoid(logits.view(N, H, W))
+
     def forward(self, maps: List[Tensor], boxes: Tensor, batch: Tensor, edge_index: Tensor,
                 mask_logits: Tensor, obj_dist: Tensor) -> Tuple[Tensor, Tensor]:
         masks = self.masks(mask_logits.to(boxes.dtype))

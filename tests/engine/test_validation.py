@@ -31,6 +31,10 @@ ROOT = Path(__file__).resolve().parents[2]
     (["MODEL.SGG.SEG.ENABLED", "True", "MODEL.SGG.FEATURES", "frozen"],
      "config key MODEL.SGG.SEG.ENABLED: segmentation grounding needs"),
     (["MODEL.SGG.SEG.ATTENTION", "diff"], "config key MODEL.SGG.SEG.ATTENTION: 'diff'"),
+    (["MODEL.SGG.SEG.ENABLED", "True", "MODEL.SGG.SEG.REFINE_SEG_MASKS", "True",
+      "MODEL.SGG.SEG.REFINEMENT_HEAD", "polar"],
+     "config key MODEL.SGG.SEG.REFINE_SEG_MASKS: needs MODEL.SGG.SEG.REFINEMENT True, "
+     "REFINEMENT_HEAD per_pixel"),
     (["SOLVER.MAX_ITER", "0"], "config key SOLVER.MAX_ITER: must be >= 1, got 0"),
     (["SOLVER.MAX_ITER", "-5"], "config key SOLVER.MAX_ITER: must be >= 1, got -5"),
     (["SOLVER.IMS_PER_BATCH", "0"], "config key SOLVER.IMS_PER_BATCH: must be >= 1"),

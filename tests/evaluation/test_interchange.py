@@ -102,6 +102,17 @@ BAD_VALUES = [
     ("no relation anywhere", {**_valid_sgdet(), "gt_rel_ptr": np.array([0, 0, 0]),
                               "gt_rels": np.zeros((0, 3), np.int64)},
      "gt_rels: no ground-truth relation in any image"),
+    ("masks without image sizes", _with("pred_masks", np.array([b"PP", b"PP", b"PP"])),
+     "image_sizes: missing (required with pred_masks)"),
+    ("a mask short", {**_with("pred_masks", np.array([b"PP", b"PP"])),
+                      "image_sizes": np.array([[9, 9], [9, 9]])},
+     "pred_masks: expected shape [3] (one per predicted object)"),
+    ("masks as floats", {**_with("pred_masks", np.zeros(3)),
+                         "image_sizes": np.array([[9, 9], [9, 9]])},
+     "pred_masks: expected bytes (COCO RLE counts)"),
+    ("zero image size", {**_with("pred_masks", np.array([b"PP", b"PP", b"PP"])),
+                         "image_sizes": np.array([[9, 9], [0, 9]])},
+     "image_sizes: row 1: height or width < 1"),
     ("zero images", {k: (np.array([0]) if k.endswith("_ptr") else
                          v[:0] if v.ndim else v) for k, v in _valid_sgdet().items()},
      "gt_obj_ptr: no images"),
@@ -162,3 +173,29 @@ def test_predicate_confusion_by_hand(tmp_path):
     np.savez(path, **d, predicate_names=np.array(["bg", "on", "near", "has"]))
     assert evaluate.main(["--predictions", str(path), "--plot", str(tmp_path / "r.png")]) == 0
     assert (tmp_path / "r_confusion.png").is_file()
+
+
+def test_masks_survive_writing_concatenation_and_reading(tmp_path):
+    """``pred_masks`` (RLE bytes) and ``image_sizes`` go through write / concat / read and
+    decode to the masks that were encoded."""
+    import torch
+    from pyg_sgg.evaluation.interchange import write_predictions
+    from pyg_sgg.evaluation.object_masks import decode_object_masks, encode_object_masks
+    d = _valid_sgdet()
+    probs = torch.zeros(3, 28, 28)
+    probs[:, 7:21, 7:21] = 1.0  # the middle of each box
+    d["pred_masks"], d["image_sizes"] = encode_object_masks(
+        probs, torch.as_tensor(d["pred_boxes"]), torch.tensor([0, 2, 3]),
+        torch.tensor([[12, 10], [6, 8]]))
+    empty = {k: (np.array([0, 0]) if k.endswith("_ptr") else v[:0] if v.ndim else v)
+             for k, v in d.items()}
+    empty["image_sizes"] = np.array([[4, 4]])
+    both = concat_predictions([d, empty])
+    path = write_predictions(tmp_path / "p.npz", both, mode="sgdet")
+    back = read_predictions(path, mode="sgdet")
+    assert back["image_sizes"].tolist() == [[12, 10], [6, 8], [4, 4]]
+    first = decode_object_masks(back, 0)
+    assert first.shape == (2, 12, 10)
+    assert first[0, 2, 2] and not first[0, 0, 0] and not first[0, 11, 9]  # box 0..5, middle
+    assert decode_object_masks(back, 1).shape == (1, 6, 8)
+    assert decode_object_masks(back, 2).shape == (0, 4, 4)

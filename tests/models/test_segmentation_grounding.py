@@ -1,7 +1,10 @@
 """SceneGraphModel with segmentation-grounded features: every encoder and task trains and
 predicts from FPN maps + the detector's mask logits, empty and single-object images."""
+import numpy as np
 import pytest
 import torch
+
+from torchvision.models.detection.roi_heads import paste_masks_in_image
 
 from pyg_sgg.data.loader import collate_scene_graphs
 from pyg_sgg.models import sgg_task_loss
@@ -184,3 +187,72 @@ def test_polar_and_embedding_heads_train_through_the_model(variant):
         assert losses["loss_mask_discriminative"] > 0
         losses["loss_mask_discriminative"].backward()
         assert model.refinement.embed.weight.grad.abs().sum() > 0
+
+
+def build_refine_at_test(mode, context, refine):
+    torch.manual_seed(0)
+    transfer = torch.softmax(torch.randn(C1 - 1, K), -1)
+    grounding = SegmentationGrounding(transfer, FPN, SCALES, W, C1, pool_to=7)
+    return build_on_maps(mode, context, grounding=grounding, refine_seg_masks=refine,
+                         refinement=dict(in_channels=FPN, num_mask_classes=K, scales=SCALES,
+                                         hidden_channels=8, num_conv=1))
+
+
+@pytest.mark.parametrize("mode", ["predcls", "sgcls", "sgdet"])
+def test_refine_seg_masks_grounds_the_test_features_in_the_refined_masks(mode):
+    """REFINE_SEG_MASKS: a zero-initialised head leaves the masks, hence every score, as they
+    were; a trained one changes the test features (the second grounding reads its masks),
+    the training forward never (the authors refine at VG test only)."""
+    off = build_refine_at_test(mode, "motifs", False).eval()
+    on = build_refine_at_test(mode, "motifs", True).eval()
+    on.load_state_dict(off.state_dict())
+    batch = make_batch(sgdet=mode == "sgdet")
+    a, b = off.predict(batch.clone()), on.predict(batch.clone())
+    for key in ("rel_scores", "pred_scores", "pred_labels"):
+        np.testing.assert_allclose(a[key], b[key], atol=1e-5)
+    with torch.no_grad():
+        torch.nn.init.normal_(on.refinement.predictor.weight, std=1.0)
+        on.refinement.predictor.bias.fill_(-3.0)  # the refined masks shrink
+    c = on.predict(batch.clone())
+    assert np.abs(c["rel_scores"] - a["rel_scores"]).max() > 1e-4  # float noise: < 1e-6
+    assert a["pred_masks"].tolist() != c["pred_masks"].tolist()  # masks of the refined logits
+    on.train()
+    torch.manual_seed(1)
+    t_on = on(on.prepare_batch(batch.clone(), torch.Generator().manual_seed(0))).rel_logits
+    off.load_state_dict(on.state_dict())
+    off.train()
+    torch.manual_seed(1)
+    t_off = off(off.prepare_batch(batch.clone(), torch.Generator().manual_seed(0))).rel_logits
+    torch.testing.assert_close(t_on, t_off)
+
+
+def test_refine_seg_masks_needs_a_per_pixel_head():
+    with pytest.raises(ValueError, match="refine_seg_masks needs a per-pixel"):
+        build_on_maps("sgcls", "motifs", refine_seg_masks=True, grounding=SegmentationGrounding(
+            torch.softmax(torch.randn(C1 - 1, K), -1), FPN, SCALES, W, C1, pool_to=7))
+
+
+@pytest.mark.parametrize("mode", ["predcls", "sgdet"])
+def test_predictions_carry_each_objects_mask_of_its_label(mode):
+    """``pred_masks``: one RLE per predicted object, decoding at its image's size to the
+    transferred mask of its predicted label pasted into its box; images with 0 objects."""
+    from pyg_sgg.evaluation.interchange import validate_predictions
+    from pyg_sgg.evaluation.object_masks import decode_object_masks
+    model = build(mode, "motifs").eval()
+    batch = make_batch(sizes=(5, 0, 1, 4), sgdet=mode == "sgdet")
+    pred = validate_predictions(model.predict(batch), mode)
+    ptr = pred["pred_obj_ptr"]
+    assert pred["pred_masks"].shape == (ptr[-1],) and pred["image_sizes"].shape == (4, 2)
+    # the expected masks, from the transfer map written out (not the grounding's code)
+    T = model.grounding.transfer.transfer
+    for i in range(4):
+        masks = decode_object_masks(pred, i)
+        h, w = pred["image_sizes"][i]
+        assert masks.shape == (ptr[i + 1] - ptr[i], h, w)
+        for j in range(ptr[i], ptr[i + 1]):
+            label = int(pred["pred_labels"][j])
+            logits = (T[label - 1][:, None, None] * batch.mask_logits[j]).sum(0)
+            want = paste_masks_in_image(torch.sigmoid(logits)[None, None],
+                                        torch.as_tensor(pred["pred_boxes"][j:j + 1]),
+                                        (int(h), int(w)))[0, 0] > 0.5
+            assert (masks[j - ptr[i]] == want.numpy()).all()

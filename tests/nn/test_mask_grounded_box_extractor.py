@@ -46,3 +46,22 @@ def test_the_masks_matter_empty_boxes_and_shape_errors():
     with pytest.raises(ValueError, match="must divide"):
         MaskGroundedBoxExtractor(6, 5, SCALES, 16, pool_to=5)
     assert ext.fc6.in_features == 6 * 49
+
+
+def test_the_split_combiner_is_the_convolution_of_the_concatenation():
+    """The head convolves the pooled map and the masks separately (speed); the result and
+    every gradient are those of the authors' ``mask_combiner(cat([pooled, masks]))``."""
+    torch.manual_seed(0)
+    ext = MaskGroundedBoxExtractor(6, 5, SCALES, 16, pool_to=7)
+    pooled, masks = torch.randn(3, 6, 28, 28), torch.rand(3, 5, 28, 28, requires_grad=True)
+    out = ext.head(pooled, masks)
+    out.square().sum().backward()
+    grads = [masks.grad.clone()] + [p.grad.clone() for p in ext.parameters()]
+    masks.grad = None
+    ext.zero_grad()
+    x = torch.nn.functional.avg_pool2d(ext.mask_combiner(torch.cat([pooled, masks], 1)), 4)
+    ref = torch.relu(ext.fc7(torch.relu(ext.fc6(x.flatten(1)))))
+    ref.square().sum().backward()
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    for g, r in zip(grads, [masks.grad] + [p.grad for p in ext.parameters()]):
+        torch.testing.assert_close(g, r, atol=1e-4, rtol=1e-4)
