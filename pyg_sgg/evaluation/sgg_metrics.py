@@ -28,6 +28,11 @@ DEFAULT_KS = (20, 50, 100)
 DEFAULT_FEWSHOT_BINS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, 25))
 NG_TOP = 100  # SGB keeps the top 100 (pair, predicate) entries without graph constraint
 NO_HIT = np.iinfo(np.int64).max
+CHUNK_PAIRS = 500_000  # scored pairs ranked and matched at once (≈ 0.2 GB of work arrays)
+# the per-image arrays of each pointer array (the interchange format's)
+_ROWS_OF = {"gt_obj_ptr": ("gt_boxes", "gt_labels"), "gt_rel_ptr": ("gt_rels",),
+            "rel_ptr": ("rel_pair_idx", "rel_scores"),
+            "pred_obj_ptr": ("pred_boxes", "pred_labels", "pred_scores")}
 
 
 def _segment_ids(ptr: np.ndarray) -> np.ndarray:
@@ -190,6 +195,67 @@ def _no_graph_constraint(d, rel_img, rel_sub, rel_obj, obj_prod,
                    rank[keep])
 
 
+def _image_chunks(rel_ptr: np.ndarray, max_pairs: int) -> List[Tuple[int, int]]:
+    """``[(first image, stop image)]`` covering every image, each of about ``max_pairs``
+    scored pairs (an image is never split)."""
+    n = rel_ptr.size - 1
+    total = int(rel_ptr[-1])
+    cuts = np.searchsorted(rel_ptr, np.arange(max_pairs, total, max(1, int(max_pairs))))
+    cuts = np.unique(cuts[(cuts > 0) & (cuts < n)]).tolist()
+    return list(zip([0] + cuts, cuts + [n]))
+
+
+def _image_slice(d: Dict[str, np.ndarray], a: int, b: int) -> Dict[str, np.ndarray]:
+    """Images ``a .. b - 1`` of a validated predictions dict (views; pointers rebased)."""
+    out = dict(d)
+    for ptr_key, keys in _ROWS_OF.items():
+        p = d[ptr_key]
+        lo, hi = int(p[a]), int(p[b])
+        out[ptr_key] = p[a:b + 1] - lo
+        for k in keys:
+            out[k] = d[k][lo:hi]
+    return out
+
+
+def _first_hits(d: Dict[str, np.ndarray], mode: str, limit: int, order: str,
+                iou_threshold: float):
+    """``(first_gc, first_ng, first_acc)``: per GT row of ``d``, the smallest rank of a
+    matching prediction with graph constraint, without, and among the predictions on GT
+    pairs (A@K; ``None`` in SGDet)."""
+    num_images = d["gt_obj_ptr"].size - 1
+    gt_img = _segment_ids(d["gt_rel_ptr"])
+    rel_img = _segment_ids(d["rel_ptr"])
+    gt = {"img": gt_img, "sub": d["gt_rels"][:, 0] + d["gt_obj_ptr"][gt_img],
+          "obj": d["gt_rels"][:, 1] + d["gt_obj_ptr"][gt_img], "pred": d["gt_rels"][:, 2]}
+    rel_sub = d["rel_pair_idx"][:, 0] + d["pred_obj_ptr"][rel_img]
+    rel_obj = d["rel_pair_idx"][:, 1] + d["pred_obj_ptr"][rel_img]
+
+    pred, trip_score, obj_prod, rank = _graph_constrained(d, rel_img, rel_sub, rel_obj, order)
+    keep = rank < limit
+    gc = _Ranked(rel_img[keep], rel_sub[keep], rel_obj[keep], pred[keep], rank[keep])
+    first_gc = _first_hit_rank(d, gt, gc, iou_threshold)
+    ng = _no_graph_constraint(d, rel_img, rel_sub, rel_obj, obj_prod)
+    first_ng = _first_hit_rank(d, gt, ng, iou_threshold)
+
+    first_acc = None
+    if mode in ("predcls", "sgcls"):
+        # A@K: only predictions on a GT pair, re-ranked among themselves.
+        n_obj = int(max(d["gt_obj_ptr"][-1], d["pred_obj_ptr"][-1])) + 1
+        pair_key = rel_sub * n_obj + rel_obj
+        gt_pair = gt["sub"] * n_obj + gt["obj"]
+        on_gt = np.isin(pair_key, gt_pair)
+        order_rows = np.lexsort((rank, rel_img))
+        sel = order_rows[on_gt[order_rows]]
+        sub_ptr = np.concatenate([[0], np.cumsum(np.bincount(rel_img[sel],
+                                                             minlength=num_images))])
+        acc_rank = np.arange(sel.size) - sub_ptr[rel_img[sel]]
+        k_sel = acc_rank < limit
+        acc = _Ranked(rel_img[sel][k_sel], rel_sub[sel][k_sel], rel_obj[sel][k_sel],
+                      pred[sel][k_sel], acc_rank[k_sel])
+        first_acc = _first_hit_rank(d, gt, acc, iou_threshold)
+    return first_gc, first_ng, first_acc
+
+
 def _mean_over(values: np.ndarray, weights: np.ndarray) -> Optional[float]:
     return float(values[weights].mean()) if weights.any() else None
 
@@ -233,7 +299,8 @@ def _triplet_lookup(gt_trip: np.ndarray, table: np.ndarray, counts: np.ndarray) 
 def evaluate_predictions(data: Dict[str, np.ndarray], mode: str,
                          ks: Sequence[int] = DEFAULT_KS, order: str = "score",
                          fewshot_bins: Sequence[Tuple[int, int]] = DEFAULT_FEWSHOT_BINS,
-                         iou_threshold: float = 0.5) -> Dict[str, dict]:
+                         iou_threshold: float = 0.5,
+                         chunk_pairs: int = CHUNK_PAIRS) -> Dict[str, dict]:
     """All metrics of a validated predictions dict (see :mod:`.interchange`).
 
     Args:
@@ -243,6 +310,8 @@ def evaluate_predictions(data: Dict[str, np.ndarray], mode: str,
         order (str): ``"score"`` ranks pairs by triplet score; ``"file"`` keeps the file's
             order. (default: ``"score"``)
         fewshot_bins (sequence): inclusive training-count ranges for fsR@K.
+        chunk_pairs (int): images are ranked and matched in chunks of about this many
+            scored pairs (the scorer's memory is bounded by a chunk, not the file).
 
     Returns:
         dict: ``{"metrics": {name: float | None}, "per_predicate": {name: {"R@K": …,
@@ -253,38 +322,14 @@ def evaluate_predictions(data: Dict[str, np.ndarray], mode: str,
     P = int(d["num_predicates"])
     num_images = d["gt_obj_ptr"].size - 1
     gt_img = _segment_ids(d["gt_rel_ptr"])
-    rel_img = _segment_ids(d["rel_ptr"])
     evaluated = (np.diff(d["gt_rel_ptr"]) > 0) & (np.diff(d["rel_ptr"]) > 0)
-
     gt = {"img": gt_img, "sub": d["gt_rels"][:, 0] + d["gt_obj_ptr"][gt_img],
           "obj": d["gt_rels"][:, 1] + d["gt_obj_ptr"][gt_img], "pred": d["gt_rels"][:, 2]}
-    rel_sub = d["rel_pair_idx"][:, 0] + d["pred_obj_ptr"][rel_img]
-    rel_obj = d["rel_pair_idx"][:, 1] + d["pred_obj_ptr"][rel_img]
-
-    pred, trip_score, obj_prod, rank = _graph_constrained(d, rel_img, rel_sub, rel_obj, order)
-    limit = max(ks)
-    keep = rank < limit
-    gc = _Ranked(rel_img[keep], rel_sub[keep], rel_obj[keep], pred[keep], rank[keep])
-    first_gc = _first_hit_rank(d, gt, gc, iou_threshold)
-    ng = _no_graph_constraint(d, rel_img, rel_sub, rel_obj, obj_prod)
-    first_ng = _first_hit_rank(d, gt, ng, iou_threshold)
-
-    first_acc = None
-    if mode in ("predcls", "sgcls"):
-        # A@K: only predictions on a GT pair, re-ranked among themselves.
-        n_obj = int(max(d["gt_obj_ptr"][-1], d["pred_obj_ptr"][-1])) + 1
-        pair_key = rel_sub * n_obj + rel_obj
-        gt_pair = gt["sub"] * n_obj + gt["obj"]
-        on_gt = np.isin(pair_key, gt_pair)
-        order_rows = np.lexsort((rank, rel_img))
-        sel = order_rows[on_gt[order_rows]]
-        sub_ptr = np.concatenate([[0], np.cumsum(np.bincount(rel_img[sel],
-                                                             minlength=num_images))])
-        acc_rank = np.arange(sel.size) - sub_ptr[rel_img[sel]]
-        k_sel = acc_rank < limit
-        acc = _Ranked(rel_img[sel][k_sel], rel_sub[sel][k_sel], rel_obj[sel][k_sel],
-                      pred[sel][k_sel], acc_rank[k_sel])
-        first_acc = _first_hit_rank(d, gt, acc, iou_threshold)
+    parts = [_first_hits(_image_slice(d, a, b), mode, max(ks), order, iou_threshold)
+             for a, b in _image_chunks(d["rel_ptr"], chunk_pairs)]
+    first_gc, first_ng = (np.concatenate([p[i] for p in parts]) for i in (0, 1))
+    first_acc = (np.concatenate([p[2] for p in parts])
+                 if mode in ("predcls", "sgcls") else None)
 
     gt_trip = np.stack([d["gt_labels"][gt["sub"]], d["gt_labels"][gt["obj"]], gt["pred"]], 1)
     zero_shot = None

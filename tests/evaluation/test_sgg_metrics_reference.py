@@ -79,12 +79,13 @@ def random_file(seed: int, mode: str):
 
 @settings(deadline=None, max_examples=200)
 @given(seed=st.integers(0, 10_000), mode=st.sampled_from(["predcls", "sgcls", "sgdet"]),
-       order=st.sampled_from(["score", "file"]))
-def test_vectorised_equals_reference(seed, mode, order):
+       order=st.sampled_from(["score", "file"]), chunk_pairs=st.sampled_from([10 ** 6, 1, 5]))
+def test_vectorised_equals_reference(seed, mode, order, chunk_pairs):
+    """Also when the images are scored in chunks of ~1 or ~5 pairs (memory bound)."""
     raw = random_file(seed, mode)
     data = validate_predictions(raw, mode)
-    got = evaluate_predictions(data, mode, ks=KS, order=order,
-                               fewshot_bins=((1, 5), (6, 11)))["metrics"]
+    got = evaluate_predictions(data, mode, ks=KS, order=order, fewshot_bins=((1, 5), (6, 11)),
+                               chunk_pairs=chunk_pairs)["metrics"]
     want = reference_metrics(data, mode, ks=KS, order=order, bins=((1, 5), (6, 11)))
     assert set(want) <= set(got)
     for key, value in want.items():
