@@ -191,3 +191,30 @@ def test_html_viewer_is_self_contained_and_complete():
     assert links and all(v.startswith(("data:", "url(#", "#")) for v in links)  # no network
     assert "a &lt;/script&gt; test" in page
     assert any(t == "input" and a.get("type") == "range" for t, a in c.tags)
+
+
+def test_a_segmentation_grounded_model_gives_each_object_its_mask():
+    """SGCls with segmentation grounding on the tiny joint detector (3 COCO mask classes):
+    every predicted object carries its ``[H, W]`` mask at the input image's size."""
+    from pyg_sgg.nn import SegmentationGrounding
+    det = TorchvisionDetector(tiny_model())
+    torch.manual_seed(0)
+    grounding = SegmentationGrounding(torch.softmax(torch.randn(len(OBJ) - 1, 3), -1),
+                                      det.map_channels, det.map_scales, 16, len(OBJ),
+                                      pool_to=7)
+    model = SceneGraphModel.build(
+        mode="sgcls", context="motifs", num_classes=len(OBJ), num_predicates=len(PRED),
+        feature_dim=16, pair_feature_dim=16, hidden_dim=16, pooling_dim=16, dropout=0.0,
+        pred_dist=torch.randn(len(OBJ), len(OBJ), len(PRED)),
+        context_options=context_options("motifs", embed_dim=8, dropout=0.0, edge_channels=16,
+                                        num_obj_layers=1, num_edge_layers=1),
+        grounding=grounding)
+    cfg = get_cfg()
+    cfg.merge_from_list(["SGG.TASK", "sgcls", "MODEL.SGG.FEATURES", "trainable",
+                         "MODEL.SGG.SEG.ENABLED", "True"])
+    p = Predictor(cfg, model, det, OBJ, PRED, top_k=4)
+    boxes = [[[2.0, 3.0, 30.0, 40.0], [10.5, 8.25, 60.0, 47.0]], [[20.0, 30.0, 150.0, 100.0]]]
+    graphs = p.predict([picture(), picture(120, 200)], boxes=boxes)
+    assert graphs[0].masks.shape == (2, 48, 64) and graphs[1].masks.shape == (1, 120, 200)
+    assert graphs[0].masks.dtype == torch.bool
+    assert not graphs[1].masks[0, :, 160:].any()  # nothing right of its box (x2 = 150)
