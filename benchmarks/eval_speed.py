@@ -7,6 +7,7 @@ subset in the same run (extrapolated linearly to the whole file).
 
     python benchmarks/eval_speed.py [--images 5000] [--reference-images 100]
     python benchmarks/eval_speed.py --scaling 1000 5000 20000 50000   # linear in the pairs?
+    python benchmarks/eval_speed.py --chunking 20000     # chunked vs whole-file scoring
 
 ``--scaling``: the scoring alone (no reference) at each number of images, printing images/s
 and scored pairs/s (flat when the cost is linear in the scored pairs) and the peak memory.
@@ -113,15 +114,34 @@ def scaling(sizes):
             del data
 
 
+def chunking(num_images, repeat=2):
+    """Scoring in the default chunks of images vs all images at once, side by side (min of
+    ``repeat`` interleaved runs each)."""
+    for mode, objects, pairs in (("predcls", 12, 115), ("sgdet", 20, 280)):
+        data, _ = written_and_read(num_images, objects, pairs, mode)
+        best = {"whole": float("inf"), "chunked": float("inf")}
+        for _ in range(repeat):
+            for name, kw in (("whole", {"chunk_pairs": 10 ** 12}), ("chunked", {})):
+                t = time.perf_counter()
+                evaluate_predictions(data, mode, **kw)
+                best[name] = min(best[name], time.perf_counter() - t)
+        print(f"{mode:8} {num_images} images: whole {best['whole']:.2f} s, chunked "
+              f"{best['chunked']:.2f} s, x{best['whole'] / best['chunked']:.2f}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--reference-images", type=int, default=100)
     parser.add_argument("--scaling", type=int, nargs="+", default=None,
                         help="numbers of images: score each and print the rates instead")
+    parser.add_argument("--chunking", type=int, default=0,
+                        help="number of images: chunked vs whole-file scoring, side by side")
     args = parser.parse_args()
     if args.scaling:
         return scaling(args.scaling)
+    if args.chunking:
+        return chunking(args.chunking)
     print(f"{'mode':8} {'read s':>7} {'score s':>8} {'images/s':>9} {'peak MiB':>9} "
           f"{'reference s (extrap.)':>22} {'speed-up':>9}")
     for mode, objects, pairs in (("predcls", 12, 115), ("sgdet", 20, 280)):
