@@ -72,6 +72,7 @@ def test_segmentation_grounding_with_refinement_trains_and_reports_mask_ap(tmp_p
     glove = _tiny_glove(tmp_path / "vg", tmp_path / "glove.txt")
     _run(["train.py", "--config-file", cfg, "DATASETS.VG.ROOT", str(tmp_path / "vg"),
           "MODEL.SGG.SEG.ENABLED", "True", "MODEL.SGG.GLOVE_FILE", str(glove),
+          "MODEL.SGG.SEG.REFINE_SEG_MASKS", "True",
           "SOLVER.MAX_ITER", "20", "OUTPUT_DIR", str(run)], env)
     results = json.loads((run / "test_results.json").read_text())
     assert 0.0 <= results["metrics"]["R@50"] <= 1.0
@@ -79,3 +80,14 @@ def test_segmentation_grounding_with_refinement_trains_and_reports_mask_ap(tmp_p
     assert {"frozen/AP", "refined/AP", "frozen/AP50", "refined/AP50"} <= set(ap)
     logs = [json.loads(ln) for ln in (run / "metrics.json").read_text().splitlines() if ln]
     assert any("loss_mask_segmentation" in r for r in logs)
+    from pyg_sgg.evaluation.interchange import read_predictions
+    from pyg_sgg.evaluation.object_masks import decode_object_masks
+    preds = read_predictions(run / "predictions_test.npz", "predcls")
+    assert preds["pred_masks"].shape == preds["pred_labels"].shape
+    assert decode_object_masks(preds, 0).shape[1:] == tuple(preds["image_sizes"][0])
+    # object grounding alone (the ablation rung), the detector from the same cache
+    _run(["train.py", "--config-file", cfg, "DATASETS.VG.ROOT", str(tmp_path / "vg"),
+          "MODEL.SGG.SEG.ENABLED", "True", "MODEL.SGG.GLOVE_FILE", str(glove),
+          "MODEL.SGG.SEG.RELATION_GROUNDING", "False", "SOLVER.MAX_ITER", "5",
+          "OUTPUT_DIR", str(tmp_path / "run_objects")], env)
+    assert (tmp_path / "run_objects" / "test_results.json").is_file()

@@ -135,8 +135,11 @@ def build_model(cfg, statistics: dict, detector, class_names=None):
     extractors = None
     if c.SEG.ENABLED:
         grounding = build_segmentation_grounding(cfg, detector, class_names)
+        if not c.SEG.RELATION_GROUNDING:  # object grounding alone: plain pair features
+            extractors = detector.relation_feature_extractors(
+                all_levels=c.UNION_ALL_LEVELS, spatial=c.UNION_SPATIAL)
         return SceneGraphModel.from_config(cfg, statistics, class_names=class_names,
-                                           grounding=grounding)
+                                           grounding=grounding, feature_extractors=extractors)
     if c.FEATURES.lower() == "trainable":
         extractors = detector.relation_feature_extractors(all_levels=c.UNION_ALL_LEVELS,
                                                           spatial=c.UNION_SPATIAL)
@@ -173,7 +176,8 @@ def build_segmentation_grounding(cfg, detector, class_names):
     return SegmentationGrounding(transfer, detector.map_channels, detector.map_scales,
                                  detector.feature_dim, len(names), attention=c.SEG.ATTENTION,
                                  pool_to=c.SEG.POOL_TO,
-                                 sampling_ratio=detector.pooler_sampling_ratio)
+                                 sampling_ratio=detector.pooler_sampling_ratio,
+                                 relation=c.SEG.RELATION_GROUNDING)
 
 
 def prediction_extras(statistics: Optional[dict], dataset=None) -> Dict[str, Any]:

@@ -128,6 +128,12 @@ def build_kwargs_from_config(cfg, statistics: Optional[dict] = None, *,
     if grounding is not None:
         feature_dim = pair_feature_dim = grounding.out_channels
         extractors = dict(grounding=grounding)
+        if not getattr(grounding, "relation", True):  # object grounding alone
+            if feature_extractors is None:
+                raise ValueError("SceneGraphModel: MODEL.SGG.SEG.RELATION_GROUNDING False "
+                                 "needs the detector's union extractor (feature_extractors)")
+            extractors["union_extractor"] = feature_extractors[1]
+            pair_feature_dim = feature_extractors[1].out_channels
         if c.SEG.REFINEMENT and c.CONTEXT.lower() != "none":
             pool = grounding.box.pooler
             extractors["refinement"] = dict(

@@ -68,6 +68,9 @@ def add_sgg_model_config(cfg):
     _C.SEG.ENABLED = False
     # Relation grounding: "gaussian" (the paper), "avg" / "union" (its ablations).
     _C.SEG.ATTENTION = "gaussian"
+    # False: object grounding alone (the paper's ablation rung); the pairs take the plain
+    # union-box features of the trainable extractors.
+    _C.SEG.RELATION_GROUNDING = True
     # Spatial size before fc6: 28 (the authors', ~200k inputs per 256 channels) or 7 (cheaper).
     _C.SEG.POOL_TO = 28
     # The transfer's LINGUAL_MATRIX_THRESHOLD.

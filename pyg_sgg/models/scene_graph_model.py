@@ -65,7 +65,8 @@ class SceneGraphModel(torch.nn.Module):
             ``x`` is pooled from ``batch.feature_maps`` by this trained extractor instead of
             read from ``batch.x``. (default: :obj:`None`)
         union_extractor (UnionFeatureExtractor, optional): likewise ``edge_attr`` for the
-            scored pairs (only with ``box_extractor``). (default: :obj:`None`)
+            scored pairs (with ``box_extractor``, or with a ``grounding`` built without its
+            relation grounding). (default: :obj:`None`)
         grounding (SegmentationGrounding, optional): segmentation-grounded ``x`` and
             ``edge_attr`` instead of the two extractors (FPN maps + ``mask_logits`` in the
             batch). (default: :obj:`None`)
@@ -108,11 +109,15 @@ class SceneGraphModel(torch.nn.Module):
                              "(MODEL.SGG.PREDICTOR causal) and an encoder that tracks its "
                              "untreated input (MODEL.SGG.CONTEXT vctree)")
         self.effect_type = effect_type
-        if union_extractor is not None and box_extractor is None:
+        if union_extractor is not None and box_extractor is None and grounding is None:
             raise ValueError("SceneGraphModel: a union_extractor needs a box_extractor")
         if grounding is not None and box_extractor is not None:
             raise ValueError("SceneGraphModel: segmentation grounding replaces the box / union "
                              "extractors; give one or the other")
+        if grounding is not None and getattr(grounding, "relation", True) == (
+                union_extractor is not None):
+            raise ValueError("SceneGraphModel: a grounding without relation grounding needs a "
+                             "union_extractor for the pairs, one with it takes none")
         if mode not in MODES:
             raise ValueError(f"SceneGraphModel: mode must be one of "
                              f"{MODES}, got {mode!r}")
@@ -240,8 +245,12 @@ class SceneGraphModel(torch.nn.Module):
             dist = torch.softmax(batch.det_logits.float(), dim=-1)
         if mask_logits is None:
             mask_logits = batch.mask_logits
-        return self.grounding(batch.feature_maps, boxes, node_graph, batch.edge_index,
-                              mask_logits, dist.to(boxes.dtype))
+        x, edge_attr = self.grounding(batch.feature_maps, boxes, node_graph, batch.edge_index,
+                                      mask_logits, dist.to(boxes.dtype))
+        if edge_attr is None:  # object grounding alone: plain union-box pair features
+            edge_attr = self.union_extractor(batch.feature_maps, boxes, batch.edge_index,
+                                             node_graph, batch.map_image_size[node_graph])
+        return x, edge_attr
 
     def gt_features(self, batch) -> Tensor:
         """``[G, D]`` trainable-extractor features of the SGDet ground-truth boxes
@@ -355,6 +364,9 @@ class SceneGraphModel(torch.nn.Module):
         dist = self.grounding.coco_class_distribution(coco.labels).to(boxes.dtype)
         x, edge_attr = self.grounding(coco.feature_maps, boxes, graph, coco.edge_index,
                                       coco.mask_logits, dist)
+        if edge_attr is None:
+            edge_attr = self.union_extractor(coco.feature_maps, boxes, coco.edge_index, graph,
+                                             coco.map_image_size[graph])
         pos = box_geometry(coco.boxes, coco.image_size[graph])
         ctx = self._encode(x, edge_attr, pos, dist, coco.edge_index, graph, None)
         return ctx.node_states, coco.feature_maps, boxes, graph, coco.mask_logits

@@ -6,7 +6,9 @@ the node and pair features of a scene graph model, grounded in the detector's ma
 * **object grounding**: :class:`MaskGroundedBoxExtractor` on the node boxes with ``M``;
 * **relation grounding**: :class:`GaussianMaskAttention` of the pair's two masks →
   ``U [E, C, 28, 28]``, and a second :class:`MaskGroundedBoxExtractor` on the union box with
-  ``U`` (the masks stay in their own boxes' frames, as in the authors' code).
+  ``U`` (the masks stay in their own boxes' frames, as in the authors' code);
+  ``relation=False`` leaves it out (object grounding alone, the paper's ablation rung: the
+  model's pairs then take a plain union extractor's features).
 
 ``obj_dist`` is the class distribution the kernels read (one-hot GT labels in PredCls, the
 detector's class softmax in SGCls / SGDet, as the authors' ``pred_scores``).
@@ -41,24 +43,29 @@ class SegmentationGrounding(torch.nn.Module):
         attention (str): ``"gaussian"`` (the paper), ``"avg"``, ``"union"``.
         pool_to (int): see :class:`MaskGroundedBoxExtractor` (28: the authors').
         sampling_ratio (int): RoIAlign samples per bin side. (default: ``2``)
+        relation (bool): build the relation grounding. (default: :obj:`True`)
     """
 
     def __init__(self, transfer: Tensor, in_channels: int, scales: Sequence[float],
                  representation_size: int, num_classes: int, attention: str = "gaussian",
-                 pool_to: int = 28, sampling_ratio: int = 2):
+                 pool_to: int = 28, sampling_ratio: int = 2, relation: bool = True):
         super().__init__()
         C = transfer.size(0)
         self.transfer = MaskTransfer(transfer)
         self.box = MaskGroundedBoxExtractor(in_channels, C, scales, representation_size,
                                             28, pool_to, sampling_ratio)
-        self.union = MaskGroundedBoxExtractor(in_channels, C, scales, representation_size,
-                                              28, pool_to, sampling_ratio)
-        self.attention = GaussianMaskAttention(num_classes, 7, attention)
+        self.union = self.attention = None
+        if relation:
+            self.union = MaskGroundedBoxExtractor(in_channels, C, scales, representation_size,
+                                                  28, pool_to, sampling_ratio)
+            self.attention = GaussianMaskAttention(num_classes, 7, attention)
+        self.relation = bool(relation)
         self.out_channels = int(representation_size)
 
     def reset_parameters(self) -> None:
         for m in (self.box, self.union, self.attention):
-            m.reset_parameters()
+            if m is not None:
+                m.reset_parameters()
 
     def coco_class_distribution(self, labels: Tensor) -> Tensor:
         """``[N, C + 1]`` VG-class distribution of COCO objects with labels ``1..K`` (the
@@ -86,8 +93,12 @@ class SegmentationGrounding(torch.nn.Module):
 
     def forward(self, maps: List[Tensor], boxes: Tensor, batch: Tensor, edge_index: Tensor,
                 mask_logits: Tensor, obj_dist: Tensor) -> Tuple[Tensor, Tensor]:
+        """``(x [N, D], edge_attr [E, D])``; ``edge_attr`` is :obj:`None` without the
+        relation grounding."""
         masks = self.masks(mask_logits.to(boxes.dtype))
         x = self.box(maps, boxes, batch, masks)
+        if not self.relation:
+            return x, None
         if edge_index.size(1) == 0:
             return x, boxes.new_zeros(0, self.out_channels)
         pair_masks = self.attention(masks, obj_dist, edge_index)
@@ -98,4 +109,5 @@ class SegmentationGrounding(torch.nn.Module):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(classes={self.transfer.transfer.size(0)}, "
                 f"coco_classes={self.transfer.transfer.size(1)}, out={self.out_channels}, "
-                f"attention={self.attention.mode!r}, pool_to={self.box.pool_to})")
+                f"attention={self.attention.mode if self.relation else None!r}, "
+                f"pool_to={self.box.pool_to})")

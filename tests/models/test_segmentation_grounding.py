@@ -256,3 +256,47 @@ def test_predictions_carry_each_objects_mask_of_its_label(mode):
                                         torch.as_tensor(pred["pred_boxes"][j:j + 1]),
                                         (int(h), int(w)))[0, 0] > 0.5
             assert (masks[j - ptr[i]] == want.numpy()).all()
+
+
+def build_object_grounding_only(mode, context, refinement=None):
+    from pyg_sgg.nn import UnionFeatureExtractor
+    torch.manual_seed(0)
+    transfer = torch.softmax(torch.randn(C1 - 1, K), -1)
+    grounding = SegmentationGrounding(transfer, FPN, SCALES, W, C1, pool_to=7, relation=False)
+    return build_on_maps(mode, context, grounding=grounding, refinement=refinement,
+                         union_extractor=UnionFeatureExtractor(FPN, 7, SCALES, W,
+                                                               sampling_ratio=2))
+
+
+@pytest.mark.parametrize("mode", ["predcls", "sgcls", "sgdet"])
+@pytest.mark.parametrize("context", ["motifs", "imp"])
+def test_object_grounding_alone_takes_plain_union_features_for_the_pairs(mode, context):
+    """SEG.RELATION_GROUNDING False (the ablation's "+ object grounding" rung): node features
+    grounded in the masks, pair features from the plain union extractor; trains, predicts,
+    and the COCO step of the refinement head works too."""
+    refinement = dict(in_channels=FPN, num_mask_classes=K, scales=SCALES, hidden_channels=8,
+                      num_conv=1)
+    model = build_object_grounding_only(mode, context, refinement).train()
+    assert model.grounding.union is None and model.grounding.attention is None
+    batch = model.prepare_batch(make_batch(sgdet=mode == "sgdet"),
+                                torch.Generator().manual_seed(0))
+    batch.coco = coco_batch()
+    losses = sgg_task_loss(batch, model(batch))
+    sum(losses.values()).backward()
+    assert model.grounding.box.mask_combiner.weight.grad.abs().sum() > 0
+    assert model.union_extractor.box.fc6.weight.grad.abs().sum() > 0
+    assert torch.isfinite(losses["loss_mask_segmentation"])
+    alone = model.predict(make_batch(sizes=(0, 1), sgdet=mode == "sgdet", seed=2))
+    assert alone["rel_scores"].shape == (0, P1)
+
+
+def test_grounding_and_union_extractor_must_agree():
+    from pyg_sgg.nn import UnionFeatureExtractor
+    transfer = torch.softmax(torch.randn(C1 - 1, K), -1)
+    with pytest.raises(ValueError, match="needs a union_extractor"):
+        build_on_maps("sgcls", "motifs", grounding=SegmentationGrounding(
+            transfer, FPN, SCALES, W, C1, pool_to=7, relation=False))
+    with pytest.raises(ValueError, match="one with it takes none"):
+        build_on_maps("sgcls", "motifs", grounding=SegmentationGrounding(
+            transfer, FPN, SCALES, W, C1, pool_to=7),
+            union_extractor=UnionFeatureExtractor(FPN, 7, SCALES, W))
