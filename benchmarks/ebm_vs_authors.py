@@ -17,6 +17,8 @@ step (model, batch and imports excluded); the time is the minimum over ``--repea
         --images 4 16 --objects 20 --hidden 512 --feat-dim 4096 --threads 1
 """
 import argparse
+import gc
+import importlib.util
 import json
 import resource
 import subprocess
@@ -80,7 +82,6 @@ def authors_step(args, energy_head: Path):
 
 
 def _load_losses(energy_head: Path):
-    import importlib.util
     reg = sys.modules["maskrcnn_benchmark.modeling.registry"]
     if not hasattr(reg, "ENERGY_LOSS"):
         reg.ENERGY_LOSS = type(reg.SAMPLER)()
@@ -107,7 +108,6 @@ def child(args):
     torch.manual_seed(0)
     E, step = (authors_step(args, Path(args.energy_head)) if args.impl == "authors"
                else ours_step(args))
-    import gc
     gc.collect()
     before = _current_rss_mib()
     step()  # warm-up (and the memory peak)

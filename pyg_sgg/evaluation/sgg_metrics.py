@@ -24,15 +24,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .interchange import PTR_OF
+
 DEFAULT_KS = (20, 50, 100)
 DEFAULT_FEWSHOT_BINS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, 25))
 NG_TOP = 100  # SGB keeps the top 100 (pair, predicate) entries without graph constraint
 NO_HIT = np.iinfo(np.int64).max
 CHUNK_PAIRS = 500_000  # scored pairs ranked and matched at once (≈ 0.2 GB of work arrays)
-# the per-image arrays of each pointer array (the interchange format's)
-_ROWS_OF = {"gt_obj_ptr": ("gt_boxes", "gt_labels"), "gt_rel_ptr": ("gt_rels",),
-            "rel_ptr": ("rel_pair_idx", "rel_scores"),
-            "pred_obj_ptr": ("pred_boxes", "pred_labels", "pred_scores")}
 
 
 def _segment_ids(ptr: np.ndarray) -> np.ndarray:
@@ -208,13 +206,19 @@ def _image_chunks(rel_ptr: np.ndarray, max_pairs: int) -> List[Tuple[int, int]]:
 def _image_slice(d: Dict[str, np.ndarray], a: int, b: int) -> Dict[str, np.ndarray]:
     """Images ``a .. b - 1`` of a validated predictions dict (views; pointers rebased)."""
     out = dict(d)
-    for ptr_key, keys in _ROWS_OF.items():
-        p = d[ptr_key]
-        lo, hi = int(p[a]), int(p[b])
-        out[ptr_key] = p[a:b + 1] - lo
-        for k in keys:
-            out[k] = d[k][lo:hi]
+    for ptr_key in set(PTR_OF.values()):
+        out[ptr_key] = d[ptr_key][a:b + 1] - d[ptr_key][a]
+    for key, ptr_key in PTR_OF.items():
+        if key in d:
+            out[key] = d[key][int(d[ptr_key][a]):int(d[ptr_key][b])]
     return out
+
+
+def _gt_rows(d: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """Per GT relation: its image and its subject / object as indices into ``gt_*``."""
+    img = _segment_ids(d["gt_rel_ptr"])
+    return {"img": img, "sub": d["gt_rels"][:, 0] + d["gt_obj_ptr"][img],
+            "obj": d["gt_rels"][:, 1] + d["gt_obj_ptr"][img], "pred": d["gt_rels"][:, 2]}
 
 
 def _first_hits(d: Dict[str, np.ndarray], mode: str, limit: int, order: str,
@@ -223,10 +227,8 @@ def _first_hits(d: Dict[str, np.ndarray], mode: str, limit: int, order: str,
     matching prediction with graph constraint, without, and among the predictions on GT
     pairs (A@K; ``None`` in SGDet)."""
     num_images = d["gt_obj_ptr"].size - 1
-    gt_img = _segment_ids(d["gt_rel_ptr"])
+    gt = _gt_rows(d)
     rel_img = _segment_ids(d["rel_ptr"])
-    gt = {"img": gt_img, "sub": d["gt_rels"][:, 0] + d["gt_obj_ptr"][gt_img],
-          "obj": d["gt_rels"][:, 1] + d["gt_obj_ptr"][gt_img], "pred": d["gt_rels"][:, 2]}
     rel_sub = d["rel_pair_idx"][:, 0] + d["pred_obj_ptr"][rel_img]
     rel_obj = d["rel_pair_idx"][:, 1] + d["pred_obj_ptr"][rel_img]
 
@@ -321,10 +323,9 @@ def evaluate_predictions(data: Dict[str, np.ndarray], mode: str,
     ks = tuple(int(k) for k in ks)
     P = int(d["num_predicates"])
     num_images = d["gt_obj_ptr"].size - 1
-    gt_img = _segment_ids(d["gt_rel_ptr"])
     evaluated = (np.diff(d["gt_rel_ptr"]) > 0) & (np.diff(d["rel_ptr"]) > 0)
-    gt = {"img": gt_img, "sub": d["gt_rels"][:, 0] + d["gt_obj_ptr"][gt_img],
-          "obj": d["gt_rels"][:, 1] + d["gt_obj_ptr"][gt_img], "pred": d["gt_rels"][:, 2]}
+    gt = _gt_rows(d)
+    gt_img = gt["img"]
     parts = [_first_hits(_image_slice(d, a, b), mode, max(ks), order, iou_threshold)
              for a, b in _image_chunks(d["rel_ptr"], chunk_pairs)]
     first_gc, first_ng = (np.concatenate([p[i] for p in parts]) for i in (0, 1))

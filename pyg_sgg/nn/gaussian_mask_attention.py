@@ -63,16 +63,16 @@ class GaussianMaskAttention(nn.Module):
         k = k.view(-1, 2, self.kernel_size, self.kernel_size)
         return k[:, 0], k[:, 1]
 
-    def _blur(self, masks: Tensor, index: Tensor, kernels: Tensor) -> Tensor:
-        """Objects' masks ``[N, C, H, W]``, the pair's object ``index [E]`` and kernels
-        ``[E, k, k]`` → ``[E, C, H, W]``. One depthwise convolution with the C classes as its
-        batch and the E pairs as its groups (a pair's kernel is shared by its C channels), on
-        the pairs' masks gathered straight into the channels-last layout ``[C, H, W, E]`` that
-        it runs fastest in on a CPU (≈ 3× faster than E·C groups of batch one)."""
-        x = masks.permute(1, 2, 3, 0).contiguous().index_select(3, index)  # [C, H, W, E]
-        x = x.permute(0, 3, 1, 2)  # [C, E, H, W], channels-last
-        out = F.conv2d(x, kernels.to(masks.dtype).unsqueeze(1), padding=self.kernel_size // 2,
-                       groups=index.numel())
+    def _blur(self, objects: Tensor, index: Tensor, kernels: Tensor) -> Tensor:
+        """Objects' masks laid out ``[C, H, W, N]``, the pair's object ``index [E]`` and
+        kernels ``[E, k, k]`` → ``[E, C, H, W]``. One depthwise convolution with the C classes
+        as its batch and the E pairs as its groups (a pair's kernel is shared by its C
+        channels), on the pairs' masks gathered straight into the channels-last layout
+        ``[C, H, W, E]`` that it runs fastest in on a CPU (≈ 3× faster than E·C groups of
+        batch one)."""
+        x = objects.index_select(3, index).permute(0, 3, 1, 2)  # [C, E, H, W], channels-last
+        out = F.conv2d(x, kernels.to(objects.dtype).unsqueeze(1),
+                       padding=self.kernel_size // 2, groups=index.numel())
         return out.transpose(0, 1)
 
     def forward(self, masks: Tensor, obj_dist: Tensor, edge_index: Tensor) -> Tensor:
@@ -84,8 +84,9 @@ class GaussianMaskAttention(nn.Module):
         if self.mode == "union":
             return torch.maximum(masks[edge_index[0]], masks[edge_index[1]])
         k_h, k_t = self.kernels(obj_dist.to(masks.dtype), edge_index)
-        return torch.sigmoid(self._blur(masks, edge_index[0], k_h)
-                             * self._blur(masks, edge_index[1], k_t))
+        objects = masks.permute(1, 2, 3, 0).contiguous()  # [C, H, W, N], once for both ends
+        return torch.sigmoid(self._blur(objects, edge_index[0], k_h)
+                             * self._blur(objects, edge_index[1], k_t))
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(num_classes={self.num_classes}, "
