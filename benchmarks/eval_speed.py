@@ -8,11 +8,14 @@ subset in the same run (extrapolated linearly to the whole file).
     python benchmarks/eval_speed.py [--images 5000] [--reference-images 100]
     python benchmarks/eval_speed.py --scaling 1000 5000 20000 50000   # linear in the pairs?
     python benchmarks/eval_speed.py --chunking 20000     # chunked vs whole-file scoring
+    python benchmarks/eval_speed.py --whole-command 5000  # evaluate.py's peak RSS
 
 ``--scaling``: the scoring alone (no reference) at each number of images, printing images/s
 and scored pairs/s (flat when the cost is linear in the scored pairs) and the peak memory.
 """
 import argparse
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -129,6 +132,63 @@ def chunking(num_images, repeat=2):
               f"{best['chunked']:.2f} s, x{best['whole'] / best['chunked']:.2f}", flush=True)
 
 
+_WHOLE_COMMAND = """
+import sys
+from pyg_sgg.evaluation import evaluate_predictions, read_predictions
+from pyg_sgg.evaluation.tables import write_metrics_json
+data = read_predictions(sys.argv[1], sys.argv[2], scores_on_disk=sys.argv[3] == "disk")
+write_metrics_json(evaluate_predictions(data, sys.argv[2]), sys.argv[4])
+"""
+
+
+_WRITE_FILE = """
+import sys
+sys.path.insert(0, sys.argv[1] + "/benchmarks")
+from eval_speed import vg_sized_file, write_predictions
+write_predictions(sys.argv[2], vg_sized_file(*map(int, sys.argv[3:6]), sys.argv[6]))
+"""
+
+
+def _child_run(argv):
+    """``(seconds, peak RSS GiB)`` of a child process (its own ``wait4`` accounting)."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(argv)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"{argv[:3]} failed with exit status {proc.returncode}")
+    return time.perf_counter() - t, usage.ru_maxrss / 2 ** 20  # ru_maxrss is in KiB
+
+
+def whole_command(num_images, repeat=2):
+    """``evaluate.py``'s read + validate + score + write in a fresh process, the score matrix
+    read whole vs left on disk (read a chunk of images at a time), side by side: peak RSS
+    and seconds (min of ``repeat`` interleaved runs; interpreter start-up included)."""
+    root = str(Path(__file__).resolve().parents[1])
+    for mode, objects, pairs in (("predcls", 12, 115), ("sgdet", 80, 400)):
+        with tempfile.TemporaryDirectory() as tmp:
+            # Written by a child too: a child's peak RSS counts the peak of the process it was
+            # started from (Linux carries the parent's high-water mark over fork / exec).
+            path = Path(tmp) / f"{mode}.npz"
+            _child_run([sys.executable, "-c", _WRITE_FILE, root, str(path), str(num_images),
+                        str(objects), str(pairs), mode])
+            size = path.stat().st_size / 2 ** 30
+            best = {}
+            for _ in range(repeat):
+                for how in ("whole", "disk"):
+                    out = Path(tmp) / f"{how}.json"
+                    sec, peak = _child_run([sys.executable, "-c", _WHOLE_COMMAND, str(path),
+                                            mode, how, str(out)])
+                    old = best.get(how, (float("inf"), 0.0))
+                    best[how] = (min(old[0], sec), max(old[1], peak))
+            same = (Path(tmp) / "whole.json").read_bytes() == (Path(tmp) / "disk.json").read_bytes()
+        print(f"{mode:8} {num_images} images ({objects} objects, {pairs} pairs; file "
+              f"{size:.2f} GiB): read whole {best['whole'][1]:.2f} GiB {best['whole'][0]:.2f} s"
+              f", scores on disk {best['disk'][1]:.2f} GiB {best['disk'][0]:.2f} s, peak "
+              f"x{best['whole'][1] / best['disk'][1]:.2f}, metrics identical: {same}",
+              flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=5000)
@@ -137,11 +197,16 @@ def main():
                         help="numbers of images: score each and print the rates instead")
     parser.add_argument("--chunking", type=int, default=0,
                         help="number of images: chunked vs whole-file scoring, side by side")
+    parser.add_argument("--whole-command", type=int, default=0,
+                        help="number of images: evaluate.py's whole job in a fresh process, "
+                             "the scores read whole vs left on disk, peak RSS side by side")
     args = parser.parse_args()
     if args.scaling:
         return scaling(args.scaling)
     if args.chunking:
         return chunking(args.chunking)
+    if args.whole_command:
+        return whole_command(args.whole_command)
     print(f"{'mode':8} {'read s':>7} {'score s':>8} {'images/s':>9} {'peak MiB':>9} "
           f"{'reference s (extrap.)':>22} {'speed-up':>9}")
     for mode, objects, pairs in (("predcls", 12, 115), ("sgdet", 20, 280)):

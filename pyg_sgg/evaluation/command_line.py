@@ -49,7 +49,9 @@ def run_predictions(args) -> Dict[str, dict]:
                                     source=args.sgb_results, require_content=True)
         args.predictions = args.sgb_results  # the table's title
     else:
-        data = read_predictions(args.predictions, args.mode)
+        # Scoring goes a chunk of images at a time: leave the score matrix on disk unless
+        # the plots need it whole.
+        data = read_predictions(args.predictions, args.mode, scores_on_disk=not args.plot)
     kwargs = {}
     if args.fewshot_bins:
         kwargs["fewshot_bins"] = args.fewshot_bins

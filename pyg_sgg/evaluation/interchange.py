@@ -33,9 +33,11 @@ In PredCls the ``pred_*`` arrays may be absent: the GT boxes and labels with sco
 """
 import zipfile
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
+
+from .rows_on_disk import RowsOnDisk, stored_npz_member
 
 REQUIRED = ("num_predicates", "gt_obj_ptr", "gt_boxes", "gt_labels", "gt_rel_ptr", "gt_rels",
             "rel_ptr", "rel_pair_idx", "rel_scores")
@@ -83,7 +85,7 @@ def validate_predictions(data: Dict[str, np.ndarray], mode: str = "predcls",
     Returns a new dict of numpy arrays (boxes and scores float32, indices int64).
     Raises :class:`PredictionsFormatError` naming ``source`` and the offending key.
     """
-    d = {k: np.asarray(v) for k, v in data.items()}
+    d = {k: v if isinstance(v, RowsOnDisk) else np.asarray(v) for k, v in data.items()}
     for key in REQUIRED:
         if key not in d:
             _fail(source, key, "missing")
@@ -117,7 +119,11 @@ def validate_predictions(data: Dict[str, np.ndarray], mode: str = "predcls",
             _fail(source, key, f"expected shape {list(want)}, got {list(arr.shape)}")
         kind = _INT if key in ("gt_labels", "gt_rels", "pred_labels", "rel_pair_idx") else _FLOAT
         _check_kind(source, key, arr, kind)
-        d[key] = arr.reshape(want).astype(np.int64 if kind == _INT else np.float32, copy=False)
+        if isinstance(arr, RowsOnDisk) and (arr.shape != want or arr.dtype != np.float32):
+            arr = np.asarray(arr)  # read row by row only as stored: float32 and [R, P+1]
+        if not isinstance(arr, RowsOnDisk):
+            arr = arr.reshape(want).astype(np.int64 if kind == _INT else np.float32, copy=False)
+        d[key] = arr
     _check_values(source, d)
     _check_local(source, "gt_rels", d["gt_rels"][:, :2], d["gt_rel_ptr"], d["gt_obj_ptr"])
     _check_local(source, "rel_pair_idx", d["rel_pair_idx"], d["rel_ptr"], d["pred_obj_ptr"])
@@ -207,16 +213,25 @@ def _check_local(source, key, idx, ptr, obj_ptr):
         _fail(source, key, f"row {row} (image {img[row]}) indexes an object out of range")
 
 
-def read_predictions(path: Union[str, Path], mode: str = "predcls") -> Dict[str, np.ndarray]:
-    """Load and validate a predictions ``.npz``."""
+def read_predictions(path: Union[str, Path], mode: str = "predcls",
+                     scores_on_disk: bool = False) -> Dict[str, np.ndarray]:
+    """Load and validate a predictions ``.npz``.
+
+    ``scores_on_disk``: return ``rel_scores`` as a :class:`~.rows_on_disk.RowsOnDisk` that
+    reads the rows a slice asks for (when the file stores it uncompressed as float32, as
+    :func:`write_predictions` does), so that a scorer working in chunks of images never holds
+    the ``[ΣR, P+1]`` matrix; the validation reads it once, a block at a time."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: predictions file not found")
-    return validate_predictions(_read_npz(path), mode, source=str(path), require_content=True)
+    on_disk = ("rel_scores",) if scores_on_disk else ()
+    return validate_predictions(_read_npz(path, on_disk), mode, source=str(path),
+                                require_content=True)
 
 
-def _read_npz(path: Path) -> Dict[str, np.ndarray]:
-    """The arrays of an ``.npz`` file; anything else raises one line naming the file."""
+def _read_npz(path: Path, on_disk: Sequence[str] = ()) -> Dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file (those named in ``on_disk`` as :class:`RowsOnDisk`
+    where stored uncompressed); anything else raises one line naming the file."""
     def bad(reason: str):
         return PredictionsFormatError(f"{path}: not a predictions .npz ({reason})")
 
@@ -228,8 +243,16 @@ def _read_npz(path: Path) -> Dict[str, np.ndarray]:
         kind = "a .npy array" if magic == b"\x93NUM" else "not a zip archive"
         raise bad(kind)
     try:
+        lazy = {}
+        for key in on_disk:
+            try:
+                member = stored_npz_member(path, key)
+            except ValueError as e:  # a damaged .npy header inside the archive
+                raise zipfile.BadZipFile(f"member {key!r}: {e}") from None
+            if member is not None:
+                lazy[key] = member
         with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
+            return {k: lazy[k] if k in lazy else f[k] for k in f.files}
     except ValueError:  # an object array: the interchange format holds plain arrays only
         raise bad("an array needs pickle (object dtype)") from None
     except (zipfile.BadZipFile, EOFError, OSError, KeyError) as e:

@@ -76,17 +76,26 @@ def corrupt(rng, d, kind):
     return d
 
 
-def check(path, mode):
+def _read_and_score(path, mode, scores_on_disk):
     try:
-        data = read_predictions(path, mode)
+        data = read_predictions(path, mode, scores_on_disk=scores_on_disk)
     except PredictionsFormatError as e:
         msg = str(e)
         assert msg.startswith(f"{path}: ") and "\n" not in msg, msg
-        return None
-    out = evaluate_predictions(data, mode, ks=(1, 20))
+        return msg
+    # chunks of a few pairs: the scores left on disk are read a slice at a time
+    out = evaluate_predictions(data, mode, ks=(1, 20), chunk_pairs=7)
     for v in out["metrics"].values():
         assert v is None or 0.0 <= v <= 1.0 + 1e-9
     return out
+
+
+def check(path, mode):
+    """The outcome (metrics or the error line) of reading the file whole; reading it with
+    the scores left on disk must give the same outcome."""
+    out = _read_and_score(path, mode, scores_on_disk=False)
+    assert _read_and_score(path, mode, scores_on_disk=True) == out
+    return None if isinstance(out, str) else out
 
 
 CASES = int(SLOW) if SLOW else 60
