@@ -261,9 +261,8 @@ class HML(Method):
                 if self.mr_fused_grad:  # value now, gradient added in after_backward
                     res = self.importance.loss_and_grad(model)
                     if res is not None:
-                        value, params, grads = res
-                        torch._foreach_mul_(grads, self.mr_weight)
-                        self._mr_grad = (params, grads)
+                        value, params, grads, grad_scale = res
+                        self._mr_grad = (params, grads, grad_scale * self.mr_weight)
                         losses["loss_mr"] = self.mr_weight * value
                 else:
                     mr = self.importance.loss(model)

@@ -81,6 +81,7 @@ class ParameterImportance:
         self.theta_star: Dict[str, Tensor] = {}
         self._grad: Dict[str, Tensor] = {}
         self._before: Dict[str, Tensor] = {}
+        self._imp = self._sqrt_imp = None  # F* + Ω* and its square root, made when needed
 
     def parameters(self, model: torch.nn.Module) -> Dict[str, torch.nn.Parameter]:
         """The covered ``name → parameter`` of ``model`` (trainable ones only)."""
@@ -162,9 +163,17 @@ class ParameterImportance:
             self._imp = None
         if getattr(self, "_imp", None) is None:
             self._imp = {n: self.fisher_star[n] + self.omega_star[n] for n in self.theta_star}
+            self._sqrt_imp = None
         named = [(n, p) for n, p in self.parameters(model).items() if n in self.theta_star]
         return ([p for _, p in named], [self.theta_star[n] for n, _ in named],
                 [self._imp[n] for n, _ in named])
+
+    def _sqrt_importance(self, model: torch.nn.Module):
+        """``√(F* + Ω*)`` of the covered parameters, in :meth:`_prepare`'s order (made once)."""
+        if self._sqrt_imp is None:
+            self._sqrt_imp = {n: w.sqrt() for n, w in self._imp.items()}
+        return [self._sqrt_imp[n] for n, p in self.parameters(model).items()
+                if n in self.theta_star]
 
     def loss(self, model: torch.nn.Module) -> Optional[Tensor]:
         """The MR loss (a scalar, differentiable), or ``None`` before the first
@@ -184,10 +193,13 @@ class ParameterImportance:
 
     @torch.no_grad()
     def loss_and_grad(self, model: torch.nn.Module):
-        """The MR loss value (detached) and its gradients w.r.t. the covered parameters
-        (``(value, params, grads)``; ``None`` before the first :meth:`end_stage`), computed
-        in a few fused passes instead of autograd (the fast path: see
-        :meth:`add_grad`)."""
+        """The MR loss value (detached) and its gradients w.r.t. the covered parameters, as
+        ``(value, params, grads, grad_scale)`` with ``∂loss/∂p = grad_scale · grads``
+        (``None`` before the first :meth:`end_stage`), computed in a few fused passes
+        instead of autograd (the fast path: see :meth:`add_grad`). For ``"l2"``,
+        ``u = √w ⊙ (θ − θ*)`` gives the value ``Σ‖u‖²`` (one ``_foreach_norm``) and, scaled
+        by ``√w`` again in place, the gradient's direction ``w ⊙ (θ − θ*)``: five passes
+        over the covered values where the plain form takes eight."""
         if not self.theta_star:
             return None
         params, star, imp = self._prepare(model)
@@ -196,26 +208,26 @@ class ParameterImportance:
         scale = self.lam / sum(p.numel() for p in params)
         diff = torch._foreach_sub([p.detach().float() for p in params], star)  # θ − θ*
         if self.distance == "l2":
-            g = torch._foreach_mul(diff, imp)
-            value = sum(torch.dot(a.view(-1), b.view(-1)) for a, b in zip(g, diff)) * scale
-            torch._foreach_mul_(g, 2 * scale)
-        else:
-            g = torch._foreach_mul([d.sign() for d in diff], imp)  # w·sign(θ − θ*)
-            # Σ w |θ − θ*| = Σ (w·sign(θ − θ*))·(θ − θ*)
-            value = sum(torch.dot(a.view(-1), b.view(-1)) for a, b in zip(g, diff)) * scale
-            torch._foreach_mul_(g, scale)
-        return value, params, g
+            sqrt_w = self._sqrt_importance(model)
+            torch._foreach_mul_(diff, sqrt_w)  # u = √w (θ − θ*)
+            value = torch.stack(torch._foreach_norm(diff)).double().pow(2).sum().float()
+            torch._foreach_mul_(diff, sqrt_w)  # w (θ − θ*)
+            return value * scale, params, diff, 2 * scale
+        g = torch._foreach_mul([d.sign() for d in diff], imp)  # w·sign(θ − θ*)
+        # Σ w |θ − θ*| = Σ (w·sign(θ − θ*))·(θ − θ*)
+        value = sum(torch.dot(a.view(-1), b.view(-1)) for a, b in zip(g, diff)) * scale
+        return value, params, g, scale
 
     @staticmethod
     @torch.no_grad()
-    def add_grad(params, grads) -> None:
-        """``p.grad += g`` (creating ``p.grad`` where missing)."""
+    def add_grad(params, grads, alpha: float = 1.0) -> None:
+        """``p.grad += alpha · g`` (creating ``p.grad`` where missing)."""
         for p, g in zip(params, grads):
             g = g.to(p.dtype)
             if p.grad is None:
-                p.grad = g.clone()
+                p.grad = g * alpha
             else:
-                p.grad.add_(g)
+                p.grad.add_(g, alpha=alpha)
 
     def state_dict(self) -> Dict[str, Any]:
         return {k: {n: t.detach().cpu().clone() for n, t in getattr(self, k).items()}

@@ -108,8 +108,8 @@ def test_fused_gradient_equals_autograd(distance):
     ref.backward()
     want = model.context.theta.grad.clone()
     model.zero_grad()
-    value, params, grads = pi.loss_and_grad(model)
-    pi.add_grad(params, grads)
+    value, params, grads, grad_scale = pi.loss_and_grad(model)
+    pi.add_grad(params, grads, grad_scale)
     assert torch.allclose(value, ref.detach()) and value.grad_fn is None
     assert torch.allclose(model.context.theta.grad, want)
 
