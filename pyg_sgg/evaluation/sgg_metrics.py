@@ -117,12 +117,15 @@ def _first_hit_rank(d: Dict[str, np.ndarray], gt: Dict[str, np.ndarray], pr: _Ra
 
 
 def _graph_constrained(d, rel_img, rel_sub, rel_obj, order_mode: str):
-    """Predicate, score and rank of every scored pair (graph constraint)."""
+    """Per scored pair (graph constraint): predicate, its score (the best foreground
+    column), the product of its objects' scores and its rank."""
     scores = d["rel_scores"]
     pred = scores[:, 1:].argmax(1) + 1 if scores.shape[0] else np.zeros(0, dtype=np.int64)
     top = scores[np.arange(scores.shape[0]), pred].astype(np.float32)
-    obj_prod = (d["pred_scores"][rel_sub] * d["pred_scores"][rel_obj]).astype(np.float32)
-    triplet_score = top * obj_prod
+    sub_score = d["pred_scores"][rel_sub].astype(np.float32, copy=False)
+    obj_score = d["pred_scores"][rel_obj].astype(np.float32, copy=False)
+    obj_prod = sub_score * obj_score
+    triplet_score = top * sub_score * obj_score  # SGB's post-processor: (rel × sub) × obj
     if order_mode == "file":
         rank = np.arange(rel_img.size) - d["rel_ptr"][rel_img]
     elif order_mode == "score":
@@ -130,16 +133,20 @@ def _graph_constrained(d, rel_img, rel_sub, rel_obj, order_mode: str):
         rank = _rank_within_segments(rel_img, d["rel_ptr"], order)
     else:
         raise ValueError(f"order must be 'score' or 'file', got {order_mode!r}")
-    return pred.astype(np.int64), triplet_score, obj_prod, rank
+    return pred.astype(np.int64), top, obj_prod, rank
 
 
-def _no_graph_constraint(d, rel_img, rel_sub, rel_obj, obj_prod,
-                         chunk_rows: int = 200_000) -> _Ranked:
+def _no_graph_constraint(d, rel_img, rel_sub, rel_obj, obj_prod, row_max=None,
+                         chunk_rows: int = 32_768) -> _Ranked:
     """The top :data:`NG_TOP` (pair, predicate) entries of each image, ranked.
 
     Exact, but only entries that can reach the top are sorted: the ``NG_TOP``-th largest
     of a subset of an image's entries (its rows' maxima, or its rows' ``T`` best) bounds the
     image's ``NG_TOP``-th largest entry from below, so entries under it are dropped first.
+    ``row_max``: each row's largest entry if known (the graph-constrained triplet score is,
+    when ``obj_prod >= 0``: rounding a product is monotonic in the factor, so the largest
+    rounded product is the rounded product of the largest score). ``chunk_rows``: rows of
+    entries made at once (a few MB: they stay in cache).
     """
     ptr = d["rel_ptr"]
     num_images = ptr.size - 1
@@ -148,14 +155,16 @@ def _no_graph_constraint(d, rel_img, rel_sub, rel_obj, obj_prod,
     T = min(P, 4)
 
     def entry_scores(start, stop):
-        return scores[start:stop, 1:].astype(np.float32) * obj_prod[start:stop, None]
+        return np.multiply(scores[start:stop, 1:], obj_prod[start:stop, None],
+                           dtype=np.float32)
 
     # Lower bound per image: the NG_TOP-th largest row maximum where an image has at least
     # NG_TOP rows; else the NG_TOP-th largest of its rows' T best entries (if enough).
-    row_max = np.empty(R, dtype=np.float32)
-    for start in range(0, R, chunk_rows):
-        stop = min(start + chunk_rows, R)
-        row_max[start:stop] = entry_scores(start, stop).max(1) if P else 0
+    if row_max is None:
+        row_max = np.empty(R, dtype=np.float32)
+        for start in range(0, R, chunk_rows):
+            stop = min(start + chunk_rows, R)
+            row_max[start:stop] = entry_scores(start, stop).max(1) if P else 0
     counts = np.diff(ptr)
     thresh = np.full(num_images, -np.inf, dtype=np.float32)
     big = counts >= NG_TOP
@@ -165,9 +174,7 @@ def _no_graph_constraint(d, rel_img, rel_sub, rel_obj, obj_prod,
     mid = ~big & (counts * T >= NG_TOP)
     if mid.any() and T > 1:
         rows_mid = np.nonzero(mid[rel_img])[0]
-        s = entry_scores(0, R)[rows_mid] if R <= chunk_rows else np.concatenate(
-            [entry_scores(a, min(a + chunk_rows, R))[mid[rel_img[a:a + chunk_rows]]]
-             for a in range(0, R, chunk_rows)])
+        s = np.multiply(scores[rows_mid, 1:], obj_prod[rows_mid, None], dtype=np.float32)
         top = s if T == P else np.partition(s, P - T, axis=1)[:, P - T:]
         vals, val_img = top.ravel(), np.repeat(rel_img[rows_mid], T)
         val_ptr = np.concatenate([[0], np.cumsum(np.bincount(val_img, minlength=num_images))])
@@ -232,11 +239,13 @@ def _first_hits(d: Dict[str, np.ndarray], mode: str, limit: int, order: str,
     rel_sub = d["rel_pair_idx"][:, 0] + d["pred_obj_ptr"][rel_img]
     rel_obj = d["rel_pair_idx"][:, 1] + d["pred_obj_ptr"][rel_img]
 
-    pred, trip_score, obj_prod, rank = _graph_constrained(d, rel_img, rel_sub, rel_obj, order)
+    pred, top, obj_prod, rank = _graph_constrained(d, rel_img, rel_sub, rel_obj, order)
     keep = rank < limit
     gc = _Ranked(rel_img[keep], rel_sub[keep], rel_obj[keep], pred[keep], rank[keep])
     first_gc = _first_hit_rank(d, gt, gc, iou_threshold)
-    ng = _no_graph_constraint(d, rel_img, rel_sub, rel_obj, obj_prod)
+    nonneg = obj_prod.size == 0 or obj_prod.min() >= 0
+    ng = _no_graph_constraint(d, rel_img, rel_sub, rel_obj, obj_prod,
+                              row_max=obj_prod * top if nonneg else None)
     first_ng = _first_hit_rank(d, gt, ng, iou_threshold)
 
     first_acc = None

@@ -1,5 +1,6 @@
 """The vectorised metrics equal the simple per-image reference on random prediction files."""
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,8 +96,11 @@ def test_vectorised_equals_reference(seed, mode, order, chunk_pairs):
             assert got[key] is not None and abs(got[key] - value) < 1e-6, (key, got[key], value)
 
 
-def test_large_images_use_the_pruned_no_graph_constraint_path():
-    """Images with >= 100 pairs, 25-99 pairs and < 25 pairs (each pruning branch), P = 8."""
+@pytest.mark.parametrize("object_scores", ["ones", "signed"])
+def test_large_images_use_the_pruned_no_graph_constraint_path(object_scores):
+    """Images with >= 100 pairs, 25-99 pairs and < 25 pairs (each pruning branch), P = 8;
+    object scores of 1 (the row maxima come from the graph-constrained scores) or of both
+    signs (a negative product reverses a row's order: the maxima are recomputed)."""
     rng = np.random.default_rng(0)
     P, C = 8, 5
     sizes = [12, 7, 3, 11]  # 132, 42, 6, 110 ordered pairs
@@ -115,6 +119,11 @@ def test_large_images_use_the_pruned_no_graph_constraint_path():
             ptr[key].append(ptr[key][-1] + cnt)
     data = {k: np.concatenate(v) for k, v in parts.items()}
     data.update({k: np.asarray(v) for k, v in ptr.items()}, num_predicates=np.asarray(P))
+    if object_scores == "signed":
+        n = int(data["gt_obj_ptr"][-1])
+        data.update(pred_obj_ptr=data["gt_obj_ptr"], pred_boxes=data["gt_boxes"],
+                    pred_labels=data["gt_labels"],
+                    pred_scores=rng.choice([-0.7, -0.2, 0.4, 0.9], n).astype(np.float32))
     data = validate_predictions(data, "predcls")
     ks = (5, 20, 100)
     got = evaluate_predictions(data, "predcls", ks=ks)["metrics"]
