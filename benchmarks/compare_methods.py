@@ -49,6 +49,16 @@ def run_command(encoder, task, method, seed, max_iter, out_dir, overrides=()):
     return cmd + [str(v) for v in overrides]
 
 
+def with_bins(columns, metrics):
+    """Each column that ``metrics`` lacks but has binned, as its bins: ``fsR@50`` ->
+    ``fsR@50[1-5]``, ``fsR@50[6-10]``, ... (the few-shot recall of each training-count bin)."""
+    out = []
+    for c in columns:
+        bins = [k for k in metrics if k.startswith(c + "[")]
+        out.extend(bins if c not in metrics and bins else [c])
+    return out
+
+
 def cell(values):
     if not values:
         return "-"
@@ -66,7 +76,8 @@ def main():
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--max-iter", type=int, default=500)
     p.add_argument("--columns", nargs="+", default=list(DEFAULT_COLUMNS),
-                   help="metric names; a name without '@' expands to @20, @50, @100")
+                   help="metric names; a name without '@' expands to @20, @50, @100, a binned one "
+                        "(fsR@50) to its bins")
     p.add_argument("--variant", nargs="+", action="append", default=[],
                    metavar=("NAME", "KEY VALUE"),
                    help="an extra row per (encoder, task, method) with these config "
@@ -113,6 +124,7 @@ def main():
                         if seconds_file.is_file():
                             seconds.append(float(seconds_file.read_text()))
                         runs.append(metrics)
+                        columns = with_bins(columns, metrics)
                         record[tag] = metrics
                     cells = [cell([100 * r[c] for r in runs if r.get(c) is not None])
                              for c in columns]
