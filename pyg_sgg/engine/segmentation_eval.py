@@ -5,9 +5,8 @@ from typing import Callable, Dict
 
 import torch
 from pycocotools import mask as mask_utils
-from torchvision.models.detection.roi_heads import paste_masks_in_image
-
 from ..detection.evaluation import coco_from_dicts, masks_to_rle, run_cocoeval
+from ..evaluation.object_masks import paste_masks
 
 __all__ = ["refined_mask_ap"]
 
@@ -53,8 +52,7 @@ def refined_mask_ap(model, samples, collate_fn: Callable, batch_size: int = 8
             for kind, p in probs.items():
                 if not boxes.size(0):
                     continue
-                pasted = paste_masks_in_image(p[sl][:, None], boxes, (h, w))[:, 0] > 0.5
-                for r, lab in zip(masks_to_rle(pasted.to(torch.uint8).numpy()), labels):
+                for r, lab in zip(masks_to_rle(paste_masks(p[sl], boxes, (h, w))), labels):
                     dets[kind].append({"image_id": i, "category_id": lab, "segmentation": r,
                                        "score": 1.0})
     model.train(was)

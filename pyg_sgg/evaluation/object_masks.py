@@ -10,7 +10,18 @@ from pycocotools import mask as mask_utils
 from torch import Tensor
 from torchvision.models.detection.roi_heads import paste_masks_in_image
 
-__all__ = ["encode_object_masks", "decode_object_masks"]
+from ..detection.evaluation import masks_to_rle
+
+__all__ = ["paste_masks", "encode_object_masks", "decode_object_masks"]
+
+
+@torch.no_grad()
+def paste_masks(probs: Tensor, boxes: Tensor, size: Tuple[int, int]) -> np.ndarray:
+    """``[n, H, W]`` uint8: each box's ``[R, R]`` probabilities (``probs [n, R, R]``) pasted
+    into its box (``boxes [n, 4]`` xyxy) on an image of ``size = (H, W)``, > 0.5."""
+    pasted = paste_masks_in_image(probs[:, None].float().cpu(), boxes.float().cpu(),
+                                  tuple(size))[:, 0] > 0.5
+    return pasted.to(torch.uint8).numpy()
 
 
 @torch.no_grad()
@@ -29,13 +40,9 @@ def encode_object_masks(probs: Tensor, boxes: Tensor, ptr: Tensor,
     ptr = ptr.tolist()
     for i, (h, w) in enumerate(sizes.tolist()):  # pasting and RLE are per image shape
         lo, hi = ptr[i], ptr[i + 1]
-        if hi == lo:
-            continue
-        pasted = paste_masks_in_image(probs[lo:hi, None].float().cpu(),
-                                      boxes[lo:hi].float().cpu(), (h, w))[:, 0] > 0.5
-        rles = mask_utils.encode(np.asfortranarray(pasted.permute(1, 2, 0).numpy()
-                                                   .astype(np.uint8)))
-        counts.extend(r["counts"] for r in rles)
+        if hi > lo:
+            rles = masks_to_rle(paste_masks(probs[lo:hi], boxes[lo:hi], (h, w)))
+            counts.extend(r["counts"].encode("ascii") for r in rles)
     return np.array(counts, dtype=np.bytes_).reshape(-1), sizes.numpy()
 
 
