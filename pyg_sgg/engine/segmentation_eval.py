@@ -5,6 +5,7 @@ from typing import Callable, Dict
 
 import torch
 from pycocotools import mask as mask_utils
+
 from ..detection.evaluation import coco_from_dicts, masks_to_rle, run_cocoeval
 from ..evaluation.object_masks import paste_masks
 

@@ -119,10 +119,10 @@ def validate_predictions(data: Dict[str, np.ndarray], mode: str = "predcls",
             _fail(source, key, f"expected shape {list(want)}, got {list(arr.shape)}")
         kind = _INT if key in ("gt_labels", "gt_rels", "pred_labels", "rel_pair_idx") else _FLOAT
         _check_kind(source, key, arr, kind)
-        if isinstance(arr, RowsOnDisk) and (arr.shape != want or arr.dtype != np.float32):
-            arr = np.asarray(arr)  # read row by row only as stored: float32 and [R, P+1]
-        if not isinstance(arr, RowsOnDisk):
-            arr = arr.reshape(want).astype(np.int64 if kind == _INT else np.float32, copy=False)
+        if not (isinstance(arr, RowsOnDisk) and arr.shape == want and arr.dtype == np.float32):
+            # (scores left on disk stay there only as stored: float32 [R, P+1])
+            arr = np.asarray(arr).reshape(want).astype(np.int64 if kind == _INT else np.float32,
+                                                       copy=False)
         d[key] = arr
     _check_values(source, d)
     _check_local(source, "gt_rels", d["gt_rels"][:, :2], d["gt_rel_ptr"], d["gt_obj_ptr"])

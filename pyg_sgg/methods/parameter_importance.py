@@ -155,7 +155,7 @@ class ParameterImportance:
                     d[n] = t.to(device)
 
     def _prepare(self, model: torch.nn.Module):
-        """Covered ``(params, θ*, F* + Ω*)`` lists; stored tensors moved to the model's device."""
+        """Covered ``(params, θ*, F* + Ω*, names)`` lists; stored tensors moved to the model's device."""
         first = next(iter(self.theta_star.values()))
         dev = next(model.parameters()).device
         if first.device != dev:
@@ -166,21 +166,20 @@ class ParameterImportance:
             self._sqrt_imp = None
         named = [(n, p) for n, p in self.parameters(model).items() if n in self.theta_star]
         return ([p for _, p in named], [self.theta_star[n] for n, _ in named],
-                [self._imp[n] for n, _ in named])
+                [self._imp[n] for n, _ in named], [n for n, _ in named])
 
-    def _sqrt_importance(self, model: torch.nn.Module):
-        """``√(F* + Ω*)`` of the covered parameters, in :meth:`_prepare`'s order (made once)."""
+    def _sqrt_importance(self, names) -> list:
+        """``√(F* + Ω*)`` of the parameters ``names`` (made once per stage)."""
         if self._sqrt_imp is None:
             self._sqrt_imp = {n: w.sqrt() for n, w in self._imp.items()}
-        return [self._sqrt_imp[n] for n, p in self.parameters(model).items()
-                if n in self.theta_star]
+        return [self._sqrt_imp[n] for n in names]
 
     def loss(self, model: torch.nn.Module) -> Optional[Tensor]:
         """The MR loss (a scalar, differentiable), or ``None`` before the first
         :meth:`end_stage`."""
         if not self.theta_star:
             return None
-        params, star, imp = self._prepare(model)
+        params, star, imp, names = self._prepare(model)
         if not params:
             return None
         total = None
@@ -202,13 +201,13 @@ class ParameterImportance:
         over the covered values where the plain form takes eight."""
         if not self.theta_star:
             return None
-        params, star, imp = self._prepare(model)
+        params, star, imp, names = self._prepare(model)
         if not params:
             return None
         scale = self.lam / sum(p.numel() for p in params)
         diff = torch._foreach_sub([p.detach().float() for p in params], star)  # θ − θ*
         if self.distance == "l2":
-            sqrt_w = self._sqrt_importance(model)
+            sqrt_w = self._sqrt_importance(names)
             torch._foreach_mul_(diff, sqrt_w)  # u = √w (θ − θ*)
             value = torch.stack(torch._foreach_norm(diff)).double().pow(2).sum().float()
             torch._foreach_mul_(diff, sqrt_w)  # w (θ − θ*)
