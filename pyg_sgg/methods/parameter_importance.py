@@ -155,7 +155,8 @@ class ParameterImportance:
                     d[n] = t.to(device)
 
     def _prepare(self, model: torch.nn.Module):
-        """Covered ``(params, θ*, F* + Ω*, names)`` lists; stored tensors moved to the model's device."""
+        """Covered ``(params, θ*, F* + Ω*, names)`` lists; stored tensors moved to the
+        model's device."""
         first = next(iter(self.theta_star.values()))
         dev = next(model.parameters()).device
         if first.device != dev:
