@@ -96,9 +96,9 @@ def check_config(cfg, job: str = "sgg") -> None:
     _choice("MODEL.SGG.EFFECT_TYPE", cfg.MODEL.SGG.EFFECT_TYPE, EFFECT_TYPES)
     if cfg.MODEL.SGG.EFFECT_TYPE.lower() == "tde" and (
             cfg.MODEL.SGG.PREDICTOR.lower() != "causal"
-            or cfg.MODEL.SGG.CONTEXT.lower() != "vctree"):
+            or cfg.MODEL.SGG.CONTEXT.lower() not in ("motifs", "vctree")):
         raise ConfigError("config key MODEL.SGG.EFFECT_TYPE: 'TDE' needs MODEL.SGG.PREDICTOR "
-                          "causal and MODEL.SGG.CONTEXT vctree")
+                          "causal and MODEL.SGG.CONTEXT motifs or vctree")
     _choice("MODEL.SGG.SEG.ATTENTION", cfg.MODEL.SGG.SEG.ATTENTION, SEG_ATTENTIONS)
     _choice("MODEL.SGG.SEG.REFINEMENT_HEAD", cfg.MODEL.SGG.SEG.REFINEMENT_HEAD,
             SEG_REFINEMENT_HEADS)

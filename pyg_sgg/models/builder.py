@@ -42,9 +42,9 @@ def context_options(name: str, *, embed_dim: int = 200, dropout: float = 0.1,
     elif name == "transformer":
         out.update(num_obj_layers=num_obj_layers, num_edge_layers=num_edge_layers,
                    heads=heads)
-    if name == "vctree" and track_untreated:  # the causal predictor's TDE
+    if name in ("motifs", "vctree") and track_untreated:  # the causal predictor's TDE
         out.update(track_untreated=True)
-    elif name == "imp":
+    if name == "imp":
         out.update(num_iterations=num_iterations, aggr=aggr, edge_channels=edge_channels)
     return out
 

@@ -38,7 +38,8 @@ def add_sgg_model_config(cfg):
     # branches with their auxiliary losses; Tang et al. 2020).
     _C.PREDICTOR = "default"
     # Causal predictor at test: "none" (the factual logits) or "TDE" (total direct effect:
-    # minus the logits of the context computed from the averaged encoder input; VCTree).
+    # minus the logits of the context computed from the averaged encoder input; Motifs or
+    # VCTree).
     _C.EFFECT_TYPE = "none"
     # SGCls / SGDet: look the bias up with the predicted class distributions (expectation)
     # instead of the predicted labels (SGB uses the labels).

@@ -83,7 +83,8 @@ class SceneGraphModel(torch.nn.Module):
         effect_type (str): with a
             :class:`~pyg_sgg.nn.causal_relation_head.CausalRelationHead`, ``"tde"`` scores
             the test pairs by the total direct effect of the context (the encoder runs a
-            second time on its averaged input; VCTree), ``"none"`` by the factual logits.
+            second time on its averaged input; Motifs or VCTree), ``"none"`` by the factual
+            logits.
             Training adds the head's auxiliary branch losses either way. (default: ``"none"``)
     """
 
@@ -107,7 +108,7 @@ class SceneGraphModel(torch.nn.Module):
                                                                   False)):
             raise ValueError("SceneGraphModel: effect_type 'tde' needs the causal predictor "
                              "(MODEL.SGG.PREDICTOR causal) and an encoder that tracks its "
-                             "untreated input (MODEL.SGG.CONTEXT vctree)")
+                             "untreated input (MODEL.SGG.CONTEXT motifs or vctree)")
         self.effect_type = effect_type
         if union_extractor is not None and box_extractor is None and grounding is None:
             raise ValueError("SceneGraphModel: a union_extractor needs a box_extractor")

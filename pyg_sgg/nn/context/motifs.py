@@ -93,6 +93,12 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
             random if :obj:`None`. (default: :obj:`None`)
         nms_threshold (float): label-NMS IoU for decoded labels at test (``0``: off; the
             model sets SGB's ``LATER_NMS_PREDICTION_THRES`` in SGDet). (default: ``0.0``)
+        track_untreated (bool): keep SGB's moving average (ratio 0.0005, updated in
+            training) of the edge-context input ``[E_2[c] || x]``, the "untreated" input of
+            the TDE counterfactual (Motifs-TDE): ``forward(..., average_edge_input=True)`` in
+            eval mode replaces that part of every node's edge input by it; the object
+            context stays factual, as in SGB's ``LSTMContext(ctx_average=True)``.
+            (default: :obj:`False`)
 
     Shapes:
         - **input:** node features :math:`(N, D)`, ``pos`` :math:`(N, 9)`, ``obj_dist``
@@ -104,7 +110,8 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, num_classes: int,
                  embed_dim: int = 200, order: str = "leftright", dropout: float = 0.2,
                  num_obj_layers: int = 1, num_edge_layers: int = 1, pos_channels: int = 128,
-                 class_embeddings: Optional[Tensor] = None, nms_threshold: float = 0.0):
+                 class_embeddings: Optional[Tensor] = None, nms_threshold: float = 0.0,
+                 track_untreated: bool = False):
         super().__init__()
         if order not in ORDERS:
             raise ValueError(f"MotifsContext: 'order' must be one of {ORDERS}, got {order!r}")
@@ -137,6 +144,10 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
                                       num_layers=num_edge_layers, batch_first=True,
                                       bidirectional=True, dropout=edge_drop)
         self.edge_lin = torch.nn.Linear(2 * H, H)
+        self.track_untreated = track_untreated
+        self.average_ratio = 0.0005  # SGB
+        if track_untreated:
+            self.register_buffer("untreated_edge_input", torch.zeros(embed_dim + in_channels))
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -167,8 +178,11 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
 
     def forward(self, x: Tensor, pos: Tensor, obj_dist: Tensor,
                 edge_index: OptTensor = None, batch: OptTensor = None,
-                obj_labels: OptTensor = None, edge_attr: OptTensor = None) -> ContextOutput:
+                obj_labels: OptTensor = None, edge_attr: OptTensor = None,
+                average_edge_input: bool = False) -> ContextOutput:
         self.check_inputs(x, pos, obj_dist, obj_labels)
+        if average_edge_input and not self.track_untreated:
+            raise ValueError("MotifsContext: average_edge_input needs track_untreated=True")
         num_nodes = x.size(0)
         if num_nodes == 0:
             return ContextOutput(x.new_zeros(0, self.hidden_channels),
@@ -211,7 +225,15 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
                                  self.nms_threshold)
                 labels = dense(nms, 0)
 
-        edge_in = torch.cat([self.edge_embed(labels), obj_ctx, dense(x)], dim=-1)
+        factual = torch.cat([self.edge_embed(labels), dense(x)], dim=-1)  # [B, T, E + D]
+        if self.track_untreated and self.training:
+            with torch.no_grad():
+                r = self.average_ratio
+                self.untreated_edge_input.mul_(1 - r).add_(r * factual.detach()[mask].mean(0))
+        if average_edge_input and not self.training:
+            factual = self.untreated_edge_input.view(1, 1, -1).expand_as(factual)
+        E = self.embed_dim
+        edge_in = torch.cat([factual[..., :E], obj_ctx, factual[..., E:]], dim=-1)
         edge_ctx = run_lstm(self.edge_rnn, F.dropout(edge_in, self.dropout, self.training),
                             lengths)
         node_states = self.edge_lin(edge_ctx)[mask][inv]
