@@ -124,6 +124,34 @@ class ContextEncoder:
                 with torch.no_grad():
                     emb.weight.copy_(self.class_embeddings)
 
+    def register_untreated(self, track: bool, width: int) -> None:
+        """With ``track``, keep SGB's moving average (ratio 0.0005, updated in training) of
+        the ``width``-wide edge-context input as the buffer ``untreated_edge_input``: the
+        "untreated" input of the causal predictor's TDE counterfactual."""
+        self.track_untreated = bool(track)
+        self.average_ratio = 0.0005  # SGB
+        if self.track_untreated:
+            self.register_buffer("untreated_edge_input", torch.zeros(width))
+
+    def check_untreated(self, average_edge_input: bool) -> None:
+        """One line if the untreated input is asked of an encoder that does not track it."""
+        if average_edge_input and not self.track_untreated:
+            raise ValueError(f"{type(self).__name__}: average_edge_input needs "
+                             f"track_untreated=True")
+
+    def untreated_or_factual(self, factual: Tensor, rows: Tensor,
+                             average_edge_input: bool) -> Tensor:
+        """The edge-context input ``factual [..., width]`` as the encoder should use it:
+        in training its ``rows [N, width]`` (the real nodes) update the moving average; in
+        eval with ``average_edge_input`` the average replaces every row."""
+        if self.track_untreated and self.training:
+            with torch.no_grad():
+                r = self.average_ratio
+                self.untreated_edge_input.mul_(1 - r).add_(r * rows.detach().mean(0))
+        if average_edge_input and not self.training:
+            return self.untreated_edge_input.expand_as(factual)
+        return factual
+
     def check_inputs(self, x: Tensor, pos: Tensor, obj_dist: Tensor,
                      obj_labels: OptTensor = None) -> None:
         """One-line errors naming the class and the argument for malformed inputs."""

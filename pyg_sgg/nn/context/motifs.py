@@ -144,10 +144,7 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
                                       num_layers=num_edge_layers, batch_first=True,
                                       bidirectional=True, dropout=edge_drop)
         self.edge_lin = torch.nn.Linear(2 * H, H)
-        self.track_untreated = track_untreated
-        self.average_ratio = 0.0005  # SGB
-        if track_untreated:
-            self.register_buffer("untreated_edge_input", torch.zeros(embed_dim + in_channels))
+        self.register_untreated(track_untreated, embed_dim + in_channels)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -181,8 +178,7 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
                 obj_labels: OptTensor = None, edge_attr: OptTensor = None,
                 average_edge_input: bool = False) -> ContextOutput:
         self.check_inputs(x, pos, obj_dist, obj_labels)
-        if average_edge_input and not self.track_untreated:
-            raise ValueError("MotifsContext: average_edge_input needs track_untreated=True")
+        self.check_untreated(average_edge_input)
         num_nodes = x.size(0)
         if num_nodes == 0:
             return ContextOutput(x.new_zeros(0, self.hidden_channels),
@@ -226,12 +222,7 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
                 labels = dense(nms, 0)
 
         factual = torch.cat([self.edge_embed(labels), dense(x)], dim=-1)  # [B, T, E + D]
-        if self.track_untreated and self.training:
-            with torch.no_grad():
-                r = self.average_ratio
-                self.untreated_edge_input.mul_(1 - r).add_(r * factual.detach()[mask].mean(0))
-        if average_edge_input and not self.training:
-            factual = self.untreated_edge_input.view(1, 1, -1).expand_as(factual)
+        factual = self.untreated_or_factual(factual, factual[mask], average_edge_input)
         E = self.embed_dim
         edge_in = torch.cat([factual[..., :E], obj_ctx, factual[..., E:]], dim=-1)
         edge_ctx = run_lstm(self.edge_rnn, F.dropout(edge_in, self.dropout, self.training),

@@ -107,10 +107,7 @@ class VCTreeContext(ContextEncoder, torch.nn.Module):
         self.obj_out = torch.nn.Linear(H, num_classes)
         self.edge_tree = BiTreeLSTM(embed_dim + H + in_channels, H)
         self.edge_lin = torch.nn.Linear(2 * H, H)
-        self.track_untreated = track_untreated
-        self.average_ratio = 0.0005  # SGB
-        if track_untreated:
-            self.register_buffer("untreated_edge_input", torch.zeros(embed_dim + in_channels))
+        self.register_untreated(track_untreated, embed_dim + in_channels)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -124,8 +121,7 @@ class VCTreeContext(ContextEncoder, torch.nn.Module):
                 obj_labels: OptTensor = None, edge_attr: OptTensor = None,
                 average_edge_input: bool = False) -> ContextOutput:
         self.check_inputs(x, pos, obj_dist, obj_labels)
-        if average_edge_input and not self.track_untreated:
-            raise ValueError("VCTreeContext: average_edge_input needs track_untreated=True")
+        self.check_untreated(average_edge_input)
         num_nodes = x.size(0)
         if batch is None:
             batch = x.new_zeros(num_nodes, dtype=torch.long)
@@ -169,12 +165,7 @@ class VCTreeContext(ContextEncoder, torch.nn.Module):
                 labels = obj_logits[:, 1:].argmax(dim=-1) + 1
 
         factual = torch.cat([self.edge_embed(labels), x], dim=-1)
-        if self.track_untreated and self.training:
-            with torch.no_grad():
-                r = self.average_ratio
-                self.untreated_edge_input.mul_(1 - r).add_(r * factual.detach().mean(0))
-        if average_edge_input and not self.training:
-            factual = self.untreated_edge_input.view(1, -1).expand(num_nodes, -1)
+        factual = self.untreated_or_factual(factual, factual, average_edge_input)
         E = self.embed_dim
         edge_in = torch.cat([factual[:, :E], obj_ctx, factual[:, E:]], dim=-1)
         edge_ctx = self.edge_tree(F.dropout(edge_in, self.dropout, self.training), left,
