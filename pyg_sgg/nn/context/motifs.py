@@ -1,8 +1,7 @@
 """Motifs context encoder (object and edge context BiLSTMs over ordered objects)."""
-from typing import Optional, Tuple
+from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch_geometric.nn.inits import reset
@@ -11,16 +10,19 @@ from torch_geometric.utils import to_dense_batch
 
 from ..label_nms import nms_labels
 from .base import CONTEXT_REGISTRY, ContextEncoder, ContextOutput, box_mlp
+from .highway_decoder import HighwayLSTMDecoder
 
 ORDERS = ("leftright", "confidence", "size", "random")
 
 
 def order_nodes(order: str, pos: Tensor, obj_dist: Tensor, batch: Tensor) -> Tensor:
     """Permutation that groups nodes by graph and sorts each graph's nodes by ``order``:
-    ``"leftright"`` (box centre x ascending), ``"confidence"`` (max foreground probability
-    descending), ``"size"`` (box area descending) or ``"random"``. Ties keep input order."""
+    ``"leftright"`` (box centre x, largest first: SGB's ``sort_rois`` puts higher scores
+    first, so its "leftright" sequence runs from right to left), ``"confidence"`` (max
+    foreground probability descending), ``"size"`` (box area descending) or ``"random"``.
+    Ties keep input order."""
     if order == "leftright":
-        key = pos[:, 2]
+        key = -pos[:, 2]
     elif order == "confidence":
         key = -obj_dist[:, 1:].max(dim=-1).values
     elif order == "size":
@@ -46,29 +48,32 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
     r"""Object and edge context of `"Neural Motifs: Scene Graph Parsing with Global
     Context" <https://arxiv.org/abs/1711.06640>`_ (Zellers et al., CVPR 2018), as in SGB.
 
-    The objects of each image are sorted (left to right by box centre by default) and
-    encoded by bidirectional LSTMs:
+    The objects of each image are sorted (by box centre x by default, SGB's "leftright"
+    order, which runs from right to left) and encoded by bidirectional LSTMs:
 
     .. math::
         \mathbf{o}_i &= \mathbf{W}_o\,\mathrm{BiLSTM}_{obj}\big([\mathbf{x}_i \|
         \mathbf{p}_i^\top \mathbf{E}_1 \| \mathrm{MLP}(\mathbf{b}_i)]\big)_i
 
-        \mathbf{z}_t &= \mathbf{W}_c\,\mathrm{LSTM}_{dec}\big([\mathbf{x}_t \|
-        \mathbf{p}_t^\top \mathbf{E}_1 \| \mathrm{MLP}(\mathbf{b}_t) \| \mathbf{o}_t \|
-        \mathbf{E}_3[\hat{c}_{t-1}]]\big)_t, \qquad
-        \hat{c}_t = 1 + \arg\max_{c \geq 1} z_{t,c}
+        \mathbf{z}_t &= \mathrm{Decoder}\big([\mathbf{x}_t \|
+        \mathbf{p}_t^\top \mathbf{E}_1 \| \mathrm{MLP}(\mathbf{b}_t) \| \mathbf{o}_t],
+        \hat{c}_{t-1}\big), \qquad \hat{c}_t = 1 + \arg\max_{c \geq 1} z_{t,c}
 
         \mathbf{h}_i &= \mathbf{W}_e\,\mathrm{BiLSTM}_{edge}\big([\mathbf{E}_2[\hat{c}_i]
         \| \mathbf{o}_i \| \mathbf{x}_i]\big)_i
 
     with :math:`\mathbf{p}_i` the object class distribution and :math:`\mathbf{b}_i` the
-    box geometry. Object labels :math:`\hat{c}`:
+    box geometry, and the decoder SGB's highway LSTM
+    (:class:`~pyg_sgg.nn.context.highway_decoder.HighwayLSTMDecoder`). Object labels
+    :math:`\hat{c}`:
 
     * **PredCls** (``obj_labels`` given and ``obj_dist`` exactly their one-hot): the GT
       labels; no decoding; ``obj_logits`` are :math:`\pm 1000` one-hot logits.
-    * **SGCls / SGDet, training with** ``obj_labels``: teacher forcing (the previous GT
-      label feeds the decoder, which then runs as one LSTM call); :math:`\hat{c}` = GT.
-    * **otherwise** (test): greedy decoding, one step per position, batched over images.
+    * **SGCls / SGDet, training with** ``obj_labels``: teacher forcing, :math:`\hat{c}` =
+      the GT label, or the decoder's prediction where the label is background (SGDet).
+    * **otherwise** (test): greedy decoding.
+
+    The decoder steps along the sorted objects of all images at once.
 
     Sequences per image come from :func:`~torch_geometric.utils.to_dense_batch` and
     packed LSTMs, so images never interact. With ``nms_threshold`` (SGDet at test, as SGB's
@@ -83,7 +88,8 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
         embed_dim (int): class embedding size. (default: ``200``)
         order (str): ``"leftright"``, ``"confidence"``, ``"size"`` or ``"random"``.
             (default: ``"leftright"``)
-        dropout (float): dropout on the LSTM inputs and between stacked layers.
+        dropout (float): SGB's ``CONTEXT_DROPOUT_RATE``: the decoder's recurrent dropout
+            and dropout between stacked LSTM layers; no dropout on the LSTM inputs, as SGB.
             (default: ``0.2``)
         num_obj_layers (int): object-context BiLSTM layers. (default: ``1``)
         num_edge_layers (int): edge-context BiLSTM layers. (default: ``1``)
@@ -130,15 +136,13 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
         H = hidden_channels
         obj_in = in_channels + embed_dim + pos_channels
         self.obj_embed = torch.nn.Embedding(num_classes, embed_dim)
-        self.dec_embed = torch.nn.Embedding(num_classes, embed_dim)
         self.edge_embed = torch.nn.Embedding(num_classes, embed_dim)
         self.pos_mlp = box_mlp(pos_channels, batch_norm=True)  # SGB pos_embed
         lstm_drop = dropout if num_obj_layers > 1 else 0.0
         self.obj_rnn = torch.nn.LSTM(obj_in, H, num_layers=num_obj_layers, batch_first=True,
                                      bidirectional=True, dropout=lstm_drop)
         self.obj_lin = torch.nn.Linear(2 * H, H)
-        self.dec_rnn = torch.nn.LSTM(obj_in + H + embed_dim, H, batch_first=True)
-        self.dec_out = torch.nn.Linear(H, num_classes)
+        self.decoder = HighwayLSTMDecoder(obj_in + H, H, num_classes, embed_dim, dropout)
         edge_drop = dropout if num_edge_layers > 1 else 0.0
         self.edge_rnn = torch.nn.LSTM(embed_dim + H + in_channels, H,
                                       num_layers=num_edge_layers, batch_first=True,
@@ -148,30 +152,10 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        self.reset_class_embeddings(self.obj_embed, self.dec_embed, self.edge_embed)
-        for module in (self.pos_mlp, self.obj_rnn, self.obj_lin, self.dec_rnn, self.dec_out,
+        self.reset_class_embeddings(self.obj_embed, self.decoder.embed, self.edge_embed)
+        for module in (self.pos_mlp, self.obj_rnn, self.obj_lin, self.decoder,
                        self.edge_rnn, self.edge_lin):
             reset(module)
-
-    def _decode(self, dec_in: Tensor, labels: OptTensor) -> Tuple[Tensor, Tensor]:
-        """Dense decoder ``[B, T, F] -> (logits [B, T, C + 1], labels [B, T])``; teacher
-        forcing when dense ``labels`` are given, else greedy."""
-        B, T = dec_in.shape[:2]
-        start = dec_in.new_zeros(B, 1, dtype=torch.long)  # background = start token
-        if labels is not None:
-            prev = torch.cat([start, labels[:, :-1]], dim=1)
-            out, _ = self.dec_rnn(torch.cat([dec_in, self.dec_embed(prev)], dim=-1))
-            return self.dec_out(out), labels
-        state, prev = None, start[:, 0]
-        logits, preds = [], []
-        for t in range(T):
-            step = torch.cat([dec_in[:, t], self.dec_embed(prev)], dim=-1)
-            out, state = self.dec_rnn(step.unsqueeze(1), state)
-            logit = self.dec_out(out[:, 0])
-            prev = logit[:, 1:].argmax(dim=-1) + 1
-            logits.append(logit)
-            preds.append(prev)
-        return torch.stack(logits, dim=1), torch.stack(preds, dim=1)
 
     def forward(self, x: Tensor, pos: Tensor, obj_dist: Tensor,
                 edge_index: OptTensor = None, batch: OptTensor = None,
@@ -200,8 +184,7 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
         obj_in = dense(obj_in)
         mask = to_dense_batch(perm, batch_p, batch_size=batch_size)[1]
         lengths = mask.sum(dim=1)
-        obj_ctx = run_lstm(self.obj_rnn, F.dropout(obj_in, self.dropout, self.training),
-                           lengths)
+        obj_ctx = run_lstm(self.obj_rnn, obj_in, lengths)
         obj_ctx = self.obj_lin(obj_ctx)  # [B, T, H]
 
         inv = torch.empty_like(perm)
@@ -212,9 +195,7 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
         else:
             forced = dense(obj_labels.long(), 0) if (
                 self.training and obj_labels is not None) else None
-            dec_in = F.dropout(torch.cat([obj_in, obj_ctx], dim=-1), self.dropout,
-                               self.training)
-            logits, labels = self._decode(dec_in, forced)
+            logits, labels = self.decoder(torch.cat([obj_in, obj_ctx], dim=-1), forced)
             obj_logits = logits[mask][inv]
             if forced is None and self.nms_threshold > 0:
                 nms = nms_labels(torch.softmax(obj_logits, dim=-1), pos[:, 4:8], batch,
@@ -225,8 +206,7 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
         factual = self.untreated_or_factual(factual, factual[mask], average_edge_input)
         E = self.embed_dim
         edge_in = torch.cat([factual[..., :E], obj_ctx, factual[..., E:]], dim=-1)
-        edge_ctx = run_lstm(self.edge_rnn, F.dropout(edge_in, self.dropout, self.training),
-                            lengths)
+        edge_ctx = run_lstm(self.edge_rnn, edge_in, lengths)
         node_states = self.edge_lin(edge_ctx)[mask][inv]
         return ContextOutput(node_states, obj_logits, None)
 

@@ -60,7 +60,7 @@ def test_motifs_batching_equivalence(order, labels_mode):
     model = _model(order=order).double()
     model.train(labels_mode == "forced")  # teacher forcing needs training mode
     model.pos_mlp.eval()  # SGB's BatchNorm: training statistics are the whole batch's
-    model.dropout = 0.0
+    model.decoder.dropout = 0.0  # the recurrent dropout mask
     graphs = [_nodes(n, seed=n, dtype=torch.float64) for n in (3, 1, 5)]
     labels = [torch.randint(1, 5, (g[0].size(0),)) for g in graphs]
     if labels_mode == "predcls":
@@ -95,7 +95,7 @@ def test_motifs_left_to_right_order(with_labels):
     assert torch.allclose(out_p.obj_logits, out.obj_logits[perm])
     # the sequence really is ordered: moving one box changes the other nodes' states
     pos2 = pos.clone()
-    pos2[1, 2] = 0.95  # node 1 moves from the first to the last position
+    pos2[1, 2] = 0.95  # node 1 moves from the last to the first position (right to left)
     out2 = model(x, pos2, dist, None, None, obj_labels=labels)
     assert not torch.allclose(out2.node_states[0], out.node_states[0])
 
@@ -109,7 +109,7 @@ def test_motifs_greedy_decoding_feeds_back_predictions():
     pred = greedy.obj_logits[:, 1:].argmax(-1) + 1
     model.train()
     model.pos_mlp.eval()  # the same BatchNorm statistics in both calls
-    model.dropout = 0.0
+    model.decoder.dropout = 0.0  # the recurrent dropout mask
     forced = model(x, pos, dist, obj_labels=pred)
     assert torch.allclose(greedy.obj_logits, forced.obj_logits)
     assert torch.allclose(greedy.node_states, forced.node_states)

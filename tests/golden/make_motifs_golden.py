@@ -1,0 +1,181 @@
+"""Write ``motifs_golden.pt``: object labels and context node states computed by SGB's
+unmodified Motifs context (``LSTMContext`` with its ``DecoderRNN``,
+KaihuaTang/Scene-Graph-Benchmark.pytorch, ``model_motifs.py``).
+
+Only numbers are saved (inputs, SGB's randomly initialised weights, outputs); SGB's code is
+read from a local copy and never committed. Its files import maskrcnn_benchmark (a registry,
+``cat``), ``six`` and ``tqdm`` (for the GloVe download, not called): this script puts
+stand-ins for those in ``sys.modules`` and gives the modules random class vectors instead of
+GloVe (the vectors are saved with the weights)::
+
+    git --git-dir /path/to/Scene-Graph-Benchmark.pytorch.git archive HEAD \\
+        maskrcnn_benchmark/modeling/roi_heads/relation_head | tar -x -C /tmp/sgb
+    python tests/golden/make_motifs_golden.py \\
+        /tmp/sgb/maskrcnn_benchmark/modeling/roi_heads/relation_head
+
+Cases (dropout 0): PredCls at test, PredCls at test with the TDE counterfactual
+(``ctx_average=True``: the averaged edge-context input), SGCls at test (greedy decoding; SGB
+decodes one image at a time), SGCls training (teacher forcing) with the moving average of the
+edge-context input it updates, SGDet training (background labels: the decoder feeds its own
+prediction).
+"""
+import argparse
+import importlib.util
+import sys
+import types
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+NUM_CLASSES, FEAT, EMBED, HIDDEN = 7, 24, 16, 32  # classes incl. background
+COUNTS = (4, 1, 3, 5)  # objects per image
+SIZES = ((640, 480), (320, 400), (500, 500), (800, 600))  # (width, height) per image
+
+
+def _stub_imports():
+    def module(name, **attrs):
+        m = types.ModuleType(name)
+        m.__dict__.update(attrs)
+        sys.modules[name] = m
+        return m
+
+    class Registry(dict):
+        def register(self, name):
+            def deco(obj):
+                self[name] = obj
+                return obj
+            return deco
+
+    module("maskrcnn_benchmark")
+    module("maskrcnn_benchmark.modeling", __path__=[])
+    module("maskrcnn_benchmark.modeling.registry", ROI_RELATION_PREDICTOR=Registry())
+    module("maskrcnn_benchmark.modeling.utils",
+           cat=lambda ts, dim=0: ts[0] if len(ts) == 1 else torch.cat(ts, dim))
+    module("maskrcnn_benchmark.modeling.roi_heads", __path__=[])
+    module("six")
+    module("six.moves", __path__=[])
+    module("six.moves.urllib", __path__=[])
+    module("six.moves.urllib.request", urlretrieve=None)
+    module("tqdm", tqdm=None)
+
+
+def _load(relation_head: Path, vectors):
+    pkg = "maskrcnn_benchmark.modeling.roi_heads.relation_head"
+    sys.modules[pkg] = types.ModuleType(pkg)
+    sys.modules[pkg].__path__ = [str(relation_head)]
+    out = {}
+    for name in ("utils_relation", "utils_motifs", "model_motifs"):
+        spec = importlib.util.spec_from_file_location(f"{pkg}.{name}",
+                                                      relation_head / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod
+        spec.loader.exec_module(mod)
+        if name == "utils_motifs":  # GloVe stand-in, read by model_motifs at import
+            mod.obj_edge_vectors = lambda names, wv_dir, wv_dim: vectors(len(names), wv_dim)
+        out[name] = mod
+    return out
+
+
+def _config(task):
+    ns = types.SimpleNamespace
+    return ns(GLOVE_DIR="", TEST=ns(RELATION=ns(LATER_NMS_PREDICTION_THRES=0.3)),
+              MODEL=ns(ROI_RELATION_HEAD=ns(
+                  USE_GT_BOX=task != "sgdet", USE_GT_OBJECT_LABEL=task == "predcls",
+                  EMBED_DIM=EMBED, CONTEXT_DROPOUT_RATE=0.0, CONTEXT_HIDDEN_DIM=HIDDEN,
+                  CONTEXT_OBJ_LAYER=1, CONTEXT_REL_LAYER=1,
+                  CAUSAL=ns(EFFECT_ANALYSIS=True))))
+
+
+class BoxList:
+    """The part of maskrcnn_benchmark's BoxList that ``LSTMContext`` reads."""
+
+    def __init__(self, bbox, size, **fields):
+        self.bbox, self.size, self.mode, self.fields = bbox, size, "xyxy", fields
+
+    def get_field(self, name):
+        return self.fields[name]
+
+    def __len__(self):
+        return self.bbox.size(0)
+
+
+def _inputs(gen):
+    boxes, labels, det_labels = [], [], []
+    for n, (w, h) in zip(COUNTS, SIZES):
+        cx = torch.randperm(w - 60, generator=gen)[:n].float() + 30  # distinct centres
+        cy = torch.rand(n, generator=gen) * (h - 60) + 30
+        bw = torch.rand(n, generator=gen) * 50 + 5
+        bh = torch.rand(n, generator=gen) * 50 + 5
+        boxes.append(torch.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1))
+        lab = torch.randint(1, NUM_CLASSES, (n,), generator=gen)
+        labels.append(lab)
+        det_labels.append(lab * (torch.rand(n, generator=gen) > 0.4))  # some background
+    n = sum(COUNTS)
+    return dict(boxes=boxes, labels=labels, det_labels=det_labels,
+                x=torch.randn(n, FEAT, generator=gen),
+                predict_logits=torch.randn(n, NUM_CLASSES, generator=gen) * 2)
+
+
+def _proposals(inp, task, images=None):
+    images = range(len(COUNTS)) if images is None else images
+    logits = inp["predict_logits"].split(COUNTS)
+    labels = inp["det_labels" if task == "sgdet" else "labels"]
+    return [BoxList(inp["boxes"][i], SIZES[i], labels=labels[i], predict_logits=logits[i])
+            for i in images]
+
+
+def _outputs(res):
+    obj_dists, obj_preds, edge_ctx, _ = res
+    return {"obj_dists": obj_dists.detach(), "obj_preds": obj_preds.detach(),
+            "edge_ctx": edge_ctx.detach()}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("relation_head", type=Path, help="SGB's relation_head folder")
+    p.add_argument("--out", type=Path, default=HERE / "motifs_golden.pt")
+    args = p.parse_args()
+    gen = torch.Generator().manual_seed(0)
+    _stub_imports()
+    mods = _load(args.relation_head,
+                 lambda rows, dim: torch.randn(rows, dim, generator=gen))
+    LSTMContext = mods["model_motifs"].LSTMContext
+    classes = [f"class{i}" for i in range(NUM_CLASSES)]
+
+    torch.manual_seed(0)
+    models = {t: LSTMContext(_config(t), classes, ["rel"], FEAT)
+              for t in ("predcls", "sgcls", "sgdet")}
+    ref = models["predcls"]
+    with torch.no_grad():  # non-trivial BatchNorm statistics and untreated input
+        bn = ref.pos_embed[1]
+        bn.running_mean.copy_(torch.randn(32, generator=gen) * 0.1)
+        bn.running_var.copy_(torch.rand(32, generator=gen) + 0.5)
+        ref.untreated_edg_feat.copy_(torch.randn(EMBED + FEAT, generator=gen))
+    weights = {k: v.clone() for k, v in ref.state_dict().items()}
+    for m in models.values():
+        m.load_state_dict(weights)
+    inp = _inputs(gen)
+    x = inp["x"]
+    out = {"inputs": inp, "sizes": SIZES, "weights": weights,
+           "config": dict(num_classes=NUM_CLASSES, feat=FEAT, embed=EMBED, hidden=HIDDEN)}
+    with torch.no_grad():
+        m = models["predcls"].eval()
+        out["predcls_test"] = _outputs(m(x, _proposals(inp, "predcls"), None))
+        out["predcls_test_tde"] = _outputs(m(x, _proposals(inp, "predcls"), None,
+                                             ctx_average=True))
+        m = models["sgcls"].eval()  # SGB's decoder decodes one image at a time at test
+        per_image = [_outputs(m(xi, _proposals(inp, "sgcls", [i]), None))
+                     for i, xi in enumerate(x.split(COUNTS))]
+        out["sgcls_test"] = {k: torch.cat([o[k] for o in per_image]) for k in per_image[0]}
+        for task in ("sgcls", "sgdet"):
+            m = models[task].train()
+            m.untreated_edg_feat.zero_()
+            out[f"{task}_train"] = _outputs(m(x, _proposals(inp, task), None))
+            out[f"{task}_train"]["untreated_edg_feat"] = m.untreated_edg_feat.clone()
+    torch.save(out, args.out)
+    print(f"wrote {args.out}: SGCls test labels {out['sgcls_test']['obj_preds'].tolist()}")
+
+
+if __name__ == "__main__":
+    main()
