@@ -28,7 +28,8 @@ def context_options(name: str, *, embed_dim: int = 200, dropout: float = 0.1,
                     num_edge_layers: int = 1, order: str = "leftright",
                     num_iterations: int = 3, aggr: str = "mean",
                     heads: int = 8, nms_threshold: float = 0.0,
-                    track_untreated: bool = False) -> Dict:
+                    track_untreated: bool = False, pred_dist: Optional[Tensor] = None
+                    ) -> Dict:
     """The constructor options of the built-in encoder ``name``, picked from these settings
     (a user-registered encoder gets ``dropout`` only; pass its own options to
     :meth:`SceneGraphModel.build` directly)."""
@@ -42,6 +43,9 @@ def context_options(name: str, *, embed_dim: int = 200, dropout: float = 0.1,
     elif name == "transformer":
         out.update(num_obj_layers=num_obj_layers, num_edge_layers=num_edge_layers,
                    heads=heads)
+    elif name == "vctree":  # pred_dist: the tree scores' co-occurrence prior
+        out.update(num_obj_layers=num_obj_layers, num_edge_layers=num_edge_layers,
+                   pred_dist=pred_dist)
     if name in ("motifs", "vctree") and track_untreated:  # the causal predictor's TDE
         out.update(track_untreated=True)
     if name == "imp":
@@ -185,7 +189,7 @@ def build_kwargs_from_config(cfg, statistics: Optional[dict] = None, *,
             order=c.OBJ_ORDER, num_iterations=c.IMP.NUM_ITER, aggr=c.IMP.AGGR,
             heads=transformer.NUM_HEADS,
             nms_threshold=c.LATER_NMS_THRESHOLD if mode == "sgdet" else 0.0,
-            track_untreated=c.PREDICTOR.lower() == "causal"),
+            track_untreated=c.PREDICTOR.lower() == "causal", pred_dist=pred_dist),
         predictor=c.PREDICTOR.lower(), effect_type=c.EFFECT_TYPE.lower(),
         freq_bias_soft=c.FREQ_BIAS_SOFT, pairs_per_image=c.PAIRS_PER_IMAGE,
         positive_fraction=c.POSITIVE_FRACTION, require_overlap=c.REQUIRE_OVERLAP,

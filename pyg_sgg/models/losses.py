@@ -54,9 +54,10 @@ def sgg_task_loss(batch, outputs) -> Dict[str, Tensor]:
 
 
 def tree_score_loss(scores: PairScores, rel_index: Tensor) -> Tensor:
-    r"""VCTree's supervised tree-score loss: binary cross-entropy of the pair scores of
-    every ordered pair :math:`i \neq j` of each image against "related", 1 where
-    ``rel_index`` links the two nodes in either direction.
+    r"""VCTree's supervised tree-score loss as SGB computes it (``binary_loss``): per image,
+    the binary cross-entropy of the pair logits of all :math:`n \times n` ordered pairs
+    (the diagonal included) against "related", 1 where ``rel_index`` links the two nodes in
+    either direction; averaged over the pairs of each image, then over the images.
 
     Args:
         scores (PairScores): ``VCTreeContext``'s output ``pair_scores``.
@@ -64,13 +65,11 @@ def tree_score_loss(scores: PairScores, rel_index: Tensor) -> Tensor:
             (e.g. the positive candidate pairs of a prepared batch).
 
     Returns:
-        Tensor: scalar loss (a graph-connected 0 when no image has two objects).
+        Tensor: scalar loss (a graph-connected 0 when the batch has no object).
     """
     logits, mask, batch, ptr = scores
     rel_index = rel_index.long().view(2, -1)
-    T = mask.size(1)
     valid = mask[:, :, None] & mask[:, None, :]
-    valid &= ~torch.eye(T, dtype=torch.bool, device=mask.device)
     if not bool(valid.any()):
         return logits.sum() * 0.0
     target = torch.zeros_like(logits)
@@ -84,4 +83,7 @@ def tree_score_loss(scores: PairScores, rel_index: Tensor) -> Tensor:
         i, j = rel_index[0] - ptr[b], rel_index[1] - ptr[b]
         target[b, i, j] = 1.0
         target[b, j, i] = 1.0
-    return F.binary_cross_entropy_with_logits(logits[valid], target[valid])
+    loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none") * valid
+    pairs = valid.sum(dim=(1, 2))
+    per_image = loss.sum(dim=(1, 2))[pairs > 0] / pairs[pairs > 0]
+    return per_image.mean()

@@ -293,10 +293,11 @@ class SceneGraphModel(torch.nn.Module):
         if self.refine_seg_masks and not self.training:
             mask_logits, x, edge_attr = self._refined_grounding(
                 batch, node_graph, self._encode(x, edge_attr, pos, obj_dist, edge_index,
-                                                node_graph, enc_labels))
+                                                node_graph, enc_labels, batch.boxes))
         ctx = None
         if self.context is not None:
-            ctx = self._encode(x, edge_attr, pos, obj_dist, edge_index, node_graph, enc_labels)
+            ctx = self._encode(x, edge_attr, pos, obj_dist, edge_index, node_graph, enc_labels,
+                               batch.boxes)
 
         if self.mode == "predcls":
             obj_logits = ContextEncoder.onehot_logits(obj_dist)
@@ -322,8 +323,8 @@ class SceneGraphModel(torch.nn.Module):
             if self.training:  # SGB's auxiliary_vis / ctx / frq
                 extras["aux_rel_logits"] = branches._asdict()
             elif self.effect_type == "tde":
-                untreated = self.context(x, pos, obj_dist, edge_index, node_graph,
-                                         obj_labels=enc_labels, average_edge_input=True)
+                untreated = self._encode(x, edge_attr, pos, obj_dist, edge_index, node_graph,
+                                         enc_labels, batch.boxes, average_edge_input=True)
                 rel_logits = self.relation_head.tde(node_states, untreated.node_states,
                                                     edge_index)
         else:
@@ -369,13 +370,17 @@ class SceneGraphModel(torch.nn.Module):
             edge_attr = self.union_extractor(coco.feature_maps, boxes, coco.edge_index, graph,
                                              coco.map_image_size[graph])
         pos = box_geometry(coco.boxes, coco.image_size[graph])
-        ctx = self._encode(x, edge_attr, pos, dist, coco.edge_index, graph, None)
+        ctx = self._encode(x, edge_attr, pos, dist, coco.edge_index, graph, None, coco.boxes)
         return ctx.node_states, coco.feature_maps, boxes, graph, coco.mask_logits
 
-    def _encode(self, x, edge_attr, pos, obj_dist, edge_index, graph, obj_labels):
-        """The context encoder's output (``edge_attr`` only to encoders that read it)."""
-        kwargs = {"edge_attr": edge_attr} if getattr(self.context, "uses_edge_attr",
-                                                     False) else {}
+    def _encode(self, x, edge_attr, pos, obj_dist, edge_index, graph, obj_labels, boxes,
+                **kwargs):
+        """The context encoder's output (``edge_attr`` / ``boxes`` only to encoders that
+        read them)."""
+        if getattr(self.context, "uses_edge_attr", False):
+            kwargs["edge_attr"] = edge_attr
+        if getattr(self.context, "uses_boxes", False):
+            kwargs["boxes"] = boxes
         return self.context(x, pos, obj_dist, edge_index, graph, obj_labels=obj_labels,
                             **kwargs)
 

@@ -94,7 +94,9 @@ def test_vctree_tree_loss_in_training_only(make_batch):
     model = SceneGraphModel.build(mode="predcls", context="vctree", num_classes=C1,
                                   num_predicates=P1, feature_dim=D, pair_feature_dim=DP,
                                   hidden_dim=16, pooling_dim=16,
-                                  context_options=context_options("vctree", embed_dim=8))
+                                  context_options=context_options(
+                                      "vctree", embed_dim=8,
+                                      pred_dist=torch.log_softmax(torch.randn(C1, C1, P1), -1)))
     batch = model.train().prepare_batch(make_batch())
     losses = sgg_task_loss(batch, model(batch))
     assert losses["loss_tree"].item() > 0

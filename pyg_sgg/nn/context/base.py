@@ -17,7 +17,8 @@ Every encoder derives from :class:`ContextEncoder`, which declares the output wi
 (``out_channels`` of ``node_states``, ``edge_out_channels`` of ``edge_states`` or None), so
 a model is assembled without a trial forward. Encoders that use the union-box features set
 ``uses_edge_attr = True`` and then also receive ``edge_attr [E, D_e]`` (aligned with
-``edge_index``) as a keyword. Encoders registered in ``CONTEXT_REGISTRY`` are constructed as
+``edge_index``) as a keyword; encoders that need the boxes themselves (VCTree's overlap
+statistics) set ``uses_boxes = True`` and receive ``boxes [N, 4]`` (xyxy pixels). Encoders registered in ``CONTEXT_REGISTRY`` are constructed as
 ``cls(in_channels, hidden_channels, num_classes, **options)`` (``num_classes`` =
 :math:`C + 1`); ``pyg_sgg.models.context_options`` names each one's options.
 """
@@ -87,6 +88,8 @@ class ContextEncoder:
     """
     #: Whether ``forward`` takes the union-box features ``edge_attr``.
     uses_edge_attr: bool = False
+    #: Whether ``forward`` takes the boxes ``boxes [N, 4]`` (xyxy pixels).
+    uses_boxes: bool = False
     in_channels: int
     hidden_channels: int
     num_classes: int

@@ -10,11 +10,14 @@ def maximum_spanning_tree(scores: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor,
     """Maximum spanning tree of each graph of a padded batch by Prim's algorithm.
 
     One step per tree edge, batched over graphs: each step attaches, in every graph, the
-    outside node with the highest score to a tree node. The root of a graph is the node
-    with the largest summed score to the others (VCTree).
+    outside node ``j`` with the highest score ``scores[i, j]`` from a tree node ``i`` under
+    that node (ties: the node that joined first, then the lowest ``j``). The root of a graph
+    is the node with the largest mean of its row, diagonal included (SGB's VCTree
+    ``generate_forest``).
 
     Args:
-        scores (Tensor): ``[B, T, T]`` symmetric pair scores (the diagonal is ignored).
+        scores (Tensor): ``[B, T, T]`` pair scores, row = the tree node, column = the node
+            it would take as a child.
         mask (Tensor): ``[B, T]`` bool, valid nodes (as from ``to_dense_batch``).
 
     Returns:
@@ -30,8 +33,7 @@ def maximum_spanning_tree(scores: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor,
         return parent, step, torch.full((B,), -1, dtype=torch.long, device=device)
     neg = torch.finfo(scores.dtype).min
     pair_mask = mask[:, :, None] & mask[:, None, :]
-    eye = torch.eye(T, dtype=torch.bool, device=device)
-    strength = scores.masked_fill(~pair_mask | eye, 0.0).sum(dim=-1)
+    strength = scores.masked_fill(~pair_mask, 0.0).sum(dim=-1)
     root = strength.masked_fill(~mask, neg).argmax(dim=-1)
     has_nodes = mask.any(dim=-1)
     rows = torch.arange(B, device=device)

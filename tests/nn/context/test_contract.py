@@ -18,8 +18,9 @@ FULLGRAPH = {"imp"}
 
 def make(name):
     torch.manual_seed(0)
+    prior = torch.log_softmax(torch.randn(C1, C1, 3), -1)  # VCTree's co-occurrence prior
     opts = context_options(name, embed_dim=6, dropout=0.0, edge_channels=DE, heads=2,
-                           num_iterations=2)
+                           num_iterations=2, pred_dist=prior)
     return CONTEXT_REGISTRY.get(name)(D, H, C1, **opts).eval()
 
 
@@ -35,13 +36,15 @@ def graphs(counts, seed=0):
     ptr = torch.cat([counts_t.new_zeros(1), counts_t.cumsum(0)])
     edge_index = all_pairs(counts_t, ptr)
     dist = torch.softmax(torch.randn(n, C1, generator=g), -1)
-    return dict(x=torch.randn(n, D, generator=g), pos=pos, obj_dist=dist,
+    return dict(x=torch.randn(n, D, generator=g), pos=pos, obj_dist=dist, boxes=boxes,
                 edge_index=edge_index, batch=batch,
                 edge_attr=torch.randn(edge_index.size(1), DE, generator=g))
 
 
 def run(enc, inp, **kw):
     extra = {"edge_attr": inp["edge_attr"]} if enc.uses_edge_attr else {}
+    if enc.uses_boxes:
+        extra["boxes"] = inp["boxes"]
     return enc(inp["x"], inp["pos"], inp["obj_dist"], inp["edge_index"], inp["batch"],
                **extra, **kw)
 
@@ -72,7 +75,7 @@ def test_batching_equivalence(name, with_labels):
     n0, e0 = 3, 6
     for sl, esl, shift in ((slice(0, n0), slice(0, e0), 0),
                            (slice(n0, None), slice(e0, None), n0)):
-        one = {k: v[sl] for k, v in both.items() if k in ("x", "pos", "obj_dist")}
+        one = {k: v[sl] for k, v in both.items() if k in ("x", "pos", "obj_dist", "boxes")}
         one.update(edge_index=both["edge_index"][:, esl] - shift,
                    batch=torch.zeros(one["x"].size(0), dtype=torch.long),
                    edge_attr=both["edge_attr"][esl])
@@ -95,7 +98,7 @@ def test_permutation_equivariance(name):
     perm = torch.tensor([3, 0, 4, 1, 2])
     inv = torch.empty_like(perm)
     inv[perm] = torch.arange(5)
-    p = {k: inp[k][perm] for k in ("x", "pos", "obj_dist")}
+    p = {k: inp[k][perm] for k in ("x", "pos", "obj_dist", "boxes")}
     p["edge_index"] = inv[inp["edge_index"]]  # the same pairs, in the new numbering
     p["batch"], p["edge_attr"] = inp["batch"], inp["edge_attr"]
     outp = run(enc, p)

@@ -1,6 +1,8 @@
-"""Write ``motifs_golden.pt``: object labels and context node states computed by SGB's
-unmodified Motifs context (``LSTMContext`` with its ``DecoderRNN``,
-KaihuaTang/Scene-Graph-Benchmark.pytorch, ``model_motifs.py``).
+"""Write ``motifs_golden.pt`` and ``vctree_golden.pt``: object labels and context node states
+computed by SGB's unmodified Motifs context (``LSTMContext`` with its ``DecoderRNN``,
+``model_motifs.py``) and VCTree context (``VCTreeLSTMContext``: tree scores, forest, highway
+Tree-LSTMs and ``DecoderTreeLSTM``, ``model_vctree.py``) of
+KaihuaTang/Scene-Graph-Benchmark.pytorch.
 
 Only numbers are saved (inputs, SGB's randomly initialised weights, outputs); SGB's code is
 read from a local copy and never committed. Its files import maskrcnn_benchmark (a registry,
@@ -10,14 +12,15 @@ GloVe (the vectors are saved with the weights)::
 
     git --git-dir /path/to/Scene-Graph-Benchmark.pytorch.git archive HEAD \\
         maskrcnn_benchmark/modeling/roi_heads/relation_head | tar -x -C /tmp/sgb
-    python tests/golden/make_motifs_golden.py \\
+    python tests/golden/make_sgb_context_golden.py \\
         /tmp/sgb/maskrcnn_benchmark/modeling/roi_heads/relation_head
 
 Cases (dropout 0): PredCls at test, PredCls at test with the TDE counterfactual
-(``ctx_average=True``: the averaged edge-context input), SGCls at test (greedy decoding; SGB
-decodes one image at a time), SGCls training (teacher forcing) with the moving average of the
-edge-context input it updates, SGDet training (background labels: the decoder feeds its own
-prediction).
+(``ctx_average=True``: the averaged edge-context input), SGCls at test (greedy decoding; SGB's
+Motifs decodes one image at a time); Motifs: SGCls training (teacher forcing) with the moving
+average of the edge-context input it updates, SGDet training (background labels: the decoder
+feeds its own prediction); VCTree: PredCls training (its training-time decoder samples labels,
+so SGCls training has no fixed numbers), and the pair logits of every case.
 """
 import argparse
 import importlib.util
@@ -65,7 +68,8 @@ def _load(relation_head: Path, vectors):
     sys.modules[pkg] = types.ModuleType(pkg)
     sys.modules[pkg].__path__ = [str(relation_head)]
     out = {}
-    for name in ("utils_relation", "utils_motifs", "model_motifs"):
+    for name in ("utils_relation", "utils_motifs", "utils_vctree", "utils_treelstm",
+                 "model_motifs", "model_vctree"):
         spec = importlib.util.spec_from_file_location(f"{pkg}.{name}",
                                                       relation_head / f"{name}.py")
         mod = importlib.util.module_from_spec(spec)
@@ -126,55 +130,96 @@ def _proposals(inp, task, images=None):
 
 
 def _outputs(res):
-    obj_dists, obj_preds, edge_ctx, _ = res
-    return {"obj_dists": obj_dists.detach(), "obj_preds": obj_preds.detach(),
-            "edge_ctx": edge_ctx.detach()}
+    obj_dists, obj_preds, edge_ctx, bi_preds = res
+    out = {"obj_dists": obj_dists.detach(), "obj_preds": obj_preds.detach(),
+           "edge_ctx": edge_ctx.detach()}
+    if bi_preds is not None:  # VCTree's pair logits, one [n, n] per image
+        out["pair_logits"] = [b.detach() for b in bi_preds]
+    return out
+
+
+def _cat(per_image):
+    out = {k: torch.cat([o[k] for o in per_image]) for k in per_image[0]
+           if k != "pair_logits"}
+    if "pair_logits" in per_image[0]:
+        out["pair_logits"] = [b for o in per_image for b in o["pair_logits"]]
+    return out
+
+
+def _tweak(model, gen):
+    """Non-trivial BatchNorm statistics and untreated input (in place)."""
+    with torch.no_grad():
+        for bn in model.modules():
+            if isinstance(bn, torch.nn.BatchNorm1d):
+                bn.running_mean.copy_(torch.randn(bn.num_features, generator=gen) * 0.1)
+                bn.running_var.copy_(torch.rand(bn.num_features, generator=gen) + 0.5)
+        model.untreated_edg_feat.copy_(torch.randn(EMBED + FEAT, generator=gen))
+
+
+def _models(build, gen):
+    torch.manual_seed(0)
+    models = {t: build(_config(t)) for t in ("predcls", "sgcls", "sgdet")}
+    _tweak(models["predcls"], gen)
+    weights = {k: v.clone() for k, v in models["predcls"].state_dict().items()}
+    for m in models.values():
+        m.load_state_dict(weights)
+    return models, weights
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("relation_head", type=Path, help="SGB's relation_head folder")
-    p.add_argument("--out", type=Path, default=HERE / "motifs_golden.pt")
+    p.add_argument("--out-dir", type=Path, default=HERE)
     args = p.parse_args()
     gen = torch.Generator().manual_seed(0)
     _stub_imports()
     mods = _load(args.relation_head,
                  lambda rows, dim: torch.randn(rows, dim, generator=gen))
-    LSTMContext = mods["model_motifs"].LSTMContext
     classes = [f"class{i}" for i in range(NUM_CLASSES)]
-
-    torch.manual_seed(0)
-    models = {t: LSTMContext(_config(t), classes, ["rel"], FEAT)
-              for t in ("predcls", "sgcls", "sgdet")}
-    ref = models["predcls"]
-    with torch.no_grad():  # non-trivial BatchNorm statistics and untreated input
-        bn = ref.pos_embed[1]
-        bn.running_mean.copy_(torch.randn(32, generator=gen) * 0.1)
-        bn.running_var.copy_(torch.rand(32, generator=gen) + 0.5)
-        ref.untreated_edg_feat.copy_(torch.randn(EMBED + FEAT, generator=gen))
-    weights = {k: v.clone() for k, v in ref.state_dict().items()}
-    for m in models.values():
-        m.load_state_dict(weights)
     inp = _inputs(gen)
     x = inp["x"]
-    out = {"inputs": inp, "sizes": SIZES, "weights": weights,
-           "config": dict(num_classes=NUM_CLASSES, feat=FEAT, embed=EMBED, hidden=HIDDEN)}
+    base = {"inputs": inp, "sizes": SIZES,
+            "config": dict(num_classes=NUM_CLASSES, feat=FEAT, embed=EMBED, hidden=HIDDEN)}
+
+    # Motifs
+    models, weights = _models(
+        lambda cfg: mods["model_motifs"].LSTMContext(cfg, classes, ["rel"], FEAT), gen)
+    out = dict(base, weights=weights)
     with torch.no_grad():
         m = models["predcls"].eval()
         out["predcls_test"] = _outputs(m(x, _proposals(inp, "predcls"), None))
         out["predcls_test_tde"] = _outputs(m(x, _proposals(inp, "predcls"), None,
                                              ctx_average=True))
         m = models["sgcls"].eval()  # SGB's decoder decodes one image at a time at test
-        per_image = [_outputs(m(xi, _proposals(inp, "sgcls", [i]), None))
-                     for i, xi in enumerate(x.split(COUNTS))]
-        out["sgcls_test"] = {k: torch.cat([o[k] for o in per_image]) for k in per_image[0]}
+        out["sgcls_test"] = _cat([_outputs(m(xi, _proposals(inp, "sgcls", [i]), None))
+                                  for i, xi in enumerate(x.split(COUNTS))])
         for task in ("sgcls", "sgdet"):
             m = models[task].train()
             m.untreated_edg_feat.zero_()
             out[f"{task}_train"] = _outputs(m(x, _proposals(inp, task), None))
             out[f"{task}_train"]["untreated_edg_feat"] = m.untreated_edg_feat.clone()
-    torch.save(out, args.out)
-    print(f"wrote {args.out}: SGCls test labels {out['sgcls_test']['obj_preds'].tolist()}")
+    torch.save(out, args.out_dir / "motifs_golden.pt")
+
+    # VCTree (its frequency prior from log predicate distributions, as SGB's statistics)
+    pred_dist = torch.log_softmax(torch.randn(NUM_CLASSES, NUM_CLASSES, 4, generator=gen), -1)
+    stats = {"obj_classes": classes, "rel_classes": ["rel"] * 4, "pred_dist": pred_dist}
+    models, weights = _models(
+        lambda cfg: mods["model_vctree"].VCTreeLSTMContext(cfg, classes, ["rel"] * 4, stats,
+                                                           FEAT), gen)
+    out = dict(base, weights=weights, pred_dist=pred_dist)
+    with torch.no_grad():
+        m = models["predcls"].eval()
+        out["predcls_test"] = _outputs(m(x, _proposals(inp, "predcls"), None))
+        out["predcls_test_tde"] = _outputs(m(x, _proposals(inp, "predcls"), None,
+                                             ctx_average=True))
+        out["sgcls_test"] = _outputs(models["sgcls"].eval()(x, _proposals(inp, "sgcls"), None))
+        m = models["predcls"].train()
+        m.untreated_edg_feat.zero_()
+        out["predcls_train"] = _outputs(m(x, _proposals(inp, "predcls"), None))
+        out["predcls_train"]["untreated_edg_feat"] = m.untreated_edg_feat.clone()
+    torch.save(out, args.out_dir / "vctree_golden.pt")
+    print(f"wrote {args.out_dir}/motifs_golden.pt, vctree_golden.pt; VCTree SGCls test labels "
+          f"{out['sgcls_test']['obj_preds'].tolist()}")
 
 
 if __name__ == "__main__":
