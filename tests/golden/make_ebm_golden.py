@@ -20,6 +20,7 @@ import types
 from pathlib import Path
 
 import torch
+from import_stubs import Registry, stub_module  # tests/golden/, next to this script
 
 HERE = Path(__file__).resolve().parent
 WIDTH, IMG, OBJ, REL = 32, 24, 7, 6  # hidden width, RoI feature, classes incl. background
@@ -29,19 +30,7 @@ COUNTS = (4, 1, 3)  # objects per image; every ordered pair within an image is a
 def _stub_imports():
     from torch_geometric.utils import scatter as pyg_scatter
 
-    def module(name, **attrs):
-        m = types.ModuleType(name)
-        m.__dict__.update(attrs)
-        sys.modules[name] = m
-        return m
-
-    class Registry(dict):
-        def register(self, name):
-            def deco(obj):
-                self[name] = obj
-                return obj
-            return deco
-
+    module = stub_module
     module("maskrcnn_benchmark")
     module("maskrcnn_benchmark.modeling", __path__=[])
     module("maskrcnn_benchmark.modeling.registry", SAMPLER=Registry(),

@@ -29,6 +29,7 @@ import types
 from pathlib import Path
 
 import torch
+from import_stubs import Registry, stub_module  # tests/golden/, next to this script
 
 HERE = Path(__file__).resolve().parent
 NUM_CLASSES, FEAT, EMBED, HIDDEN = 7, 24, 16, 32  # classes incl. background
@@ -37,19 +38,7 @@ SIZES = ((640, 480), (320, 400), (500, 500), (800, 600))  # (width, height) per 
 
 
 def _stub_imports():
-    def module(name, **attrs):
-        m = types.ModuleType(name)
-        m.__dict__.update(attrs)
-        sys.modules[name] = m
-        return m
-
-    class Registry(dict):
-        def register(self, name):
-            def deco(obj):
-                self[name] = obj
-                return obj
-            return deco
-
+    module = stub_module
     module("maskrcnn_benchmark")
     module("maskrcnn_benchmark.modeling", __path__=[])
     module("maskrcnn_benchmark.modeling.registry", ROI_RELATION_PREDICTOR=Registry())

@@ -6,6 +6,8 @@ import torch
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
+from .highway import highway, recurrent_mask
+
 
 class HighwayLSTMDecoder(torch.nn.Module):
     r"""The object-label decoder of Neural Motifs as SGB codes it (``DecoderRNN``): an LSTM
@@ -66,17 +68,12 @@ class HighwayLSTMDecoder(torch.nn.Module):
         gates = proj[:, :5 * H] + self.state_lin(h)
         i, f, g, o, r = gates.chunk(5, dim=-1)
         c = torch.sigmoid(i) * torch.tanh(g) + torch.sigmoid(f) * c
-        r = torch.sigmoid(r)
-        h = r * (torch.sigmoid(o) * torch.tanh(c)) + (1 - r) * proj[:, 5 * H:]
-        return h, c
+        return highway(r, torch.sigmoid(o) * torch.tanh(c), proj[:, 5 * H:], None), c
 
     def forward(self, x: Tensor, labels: OptTensor = None) -> Tuple[Tensor, Tensor]:
         B, T = x.shape[:2]
         h = c = x.new_zeros(B, self.hidden_channels)
-        mask = None
-        if self.training and self.dropout > 0:
-            keep = 1.0 - self.dropout
-            mask = torch.bernoulli(torch.full_like(h, keep)) / keep
+        mask = recurrent_mask(h, self.dropout, self.training)  # one per sequence
         prev = x.new_zeros(B, dtype=torch.long)  # start token
         logits, fed = [], []
         for t in range(T):

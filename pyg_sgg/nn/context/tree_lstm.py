@@ -1,9 +1,11 @@
 """SGB's highway Tree-LSTMs on binary trees (VCTree), processed one depth level at a time:
 the bidirectional encoder and the top-down label decoder."""
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 import torch
 from torch import Tensor
+
+from .highway import block_orthogonal_, highway, recurrent_mask
 
 
 def tree_levels(left: Tensor, right: Tensor) -> List[Tensor]:
@@ -38,34 +40,6 @@ def binary_parent(left: Tensor, right: Tensor) -> Tensor:
         has = child >= 0
         parent[child[has]] = idx[has]
     return parent
-
-
-def block_orthogonal_(weight: Tensor, rows: int, cols: int) -> Tensor:
-    """Orthogonal initialisation of every ``[rows, cols]`` block of ``weight`` (SGB's
-    ``block_orthogonal``, from AllenNLP), in place."""
-    with torch.no_grad():
-        for r in range(0, weight.size(0), rows):
-            for c in range(0, weight.size(1), cols):
-                block = weight.new_empty(max(rows, cols), max(rows, cols))
-                torch.nn.init.orthogonal_(block)
-                weight[r:r + rows, c:c + cols] = block[:rows, :cols]
-    return weight
-
-
-def recurrent_mask(like: Tensor, dropout: float, training: bool) -> Optional[Tensor]:
-    """One ``[1, H]`` dropout mask (scaled by ``1 / keep``) shared by every node of a
-    forward, as SGB's ``get_dropout_mask``; ``None`` when off."""
-    if not training or dropout <= 0:
-        return None
-    keep = 1.0 - dropout
-    return torch.bernoulli(torch.full_like(like[:1], keep)) / keep
-
-
-def highway(gate: Tensor, state: Tensor, projected: Tensor, mask: Optional[Tensor]) -> Tensor:
-    """``σ(gate) ⊙ state + (1 − σ(gate)) ⊙ projected``, times the dropout mask."""
-    r = torch.sigmoid(gate)
-    h = r * state + (1 - r) * projected
-    return h if mask is None else h * mask
 
 
 class BiTreeLSTM(torch.nn.Module):
@@ -143,7 +117,7 @@ class BiTreeLSTM(torch.nn.Module):
         left, right = torch.where(left >= 0, left, none), torch.where(right >= 0, right, none)
 
         state = x.new_zeros(n + 1, h)
-        mask = recurrent_mask(state, self.dropout, self.training)
+        mask = recurrent_mask(state[:1], self.dropout, self.training)
         gx, px = self.up_x(x), self.up_px(x)
         hu, cu = state, state
         for nodes in reversed(levels):
@@ -155,7 +129,7 @@ class BiTreeLSTM(torch.nn.Module):
             h_new = highway(g, torch.sigmoid(o) * torch.tanh(c), px[nodes], mask)
             hu, cu = hu.index_copy(0, nodes, h_new), cu.index_copy(0, nodes, c)
 
-        mask = recurrent_mask(state, self.dropout, self.training)
+        mask = recurrent_mask(state[:1], self.dropout, self.training)
         gx, px = self.down_x(x), self.down_px(x)
         hd, cd = state, state
         for nodes in levels:
@@ -218,7 +192,7 @@ class TreeLSTMDecoder(torch.nn.Module):
         levels = tree_levels(left, right)
         parent = binary_parent(left, right)
         state = x.new_zeros(n + 1, self.hidden_channels)
-        mask = recurrent_mask(state, self.dropout, self.training)
+        mask = recurrent_mask(state[:1], self.dropout, self.training)
         emb = self.embed.weight[:1].expand(n + 1, -1)  # row n: the start token
         logits = x.new_zeros(n, self.out.out_features)
         labels = torch.zeros(n, dtype=torch.long, device=x.device)

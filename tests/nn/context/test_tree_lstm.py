@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from pyg_sgg.nn import BiTreeLSTM
-from pyg_sgg.nn.context.tree_lstm import TreeLSTMDecoder, block_orthogonal_, tree_levels
+from pyg_sgg.nn.context.highway import block_orthogonal_
+from pyg_sgg.nn.context.tree_lstm import TreeLSTMDecoder, tree_levels
 
 # a forest: 0 -> (1, 2), 1 -> (3, -), 2 -> (-, 4), 4 -> (5, 6); 7 alone; 8 -> (-, 9)
 LEFT = torch.tensor([1, 3, -1, -1, 5, -1, -1, -1, -1, -1])
