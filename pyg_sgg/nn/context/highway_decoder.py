@@ -63,8 +63,11 @@ class HighwayLSTMDecoder(torch.nn.Module):
 
     def cell(self, u: Tensor, h: Tensor, c: Tensor) -> Tuple[Tensor, Tensor]:
         """One step: input ``u [B, F + embed]``, state ``h, c [B, H]`` → new ``h, c``."""
+        return self._cell(self.input_lin(u), h, c)
+
+    def _cell(self, proj: Tensor, h: Tensor, c: Tensor) -> Tuple[Tensor, Tensor]:
+        """One step from the input's projection ``proj [B, 6H]``."""
         H = self.hidden_channels
-        proj = self.input_lin(u)
         gates = proj[:, :5 * H] + self.state_lin(h)
         i, f, g, o, r = gates.chunk(5, dim=-1)
         c = torch.sigmoid(i) * torch.tanh(g) + torch.sigmoid(f) * c
@@ -76,8 +79,12 @@ class HighwayLSTMDecoder(torch.nn.Module):
         mask = recurrent_mask(h, self.dropout, self.training)  # one per sequence
         prev = x.new_zeros(B, dtype=torch.long)  # start token
         logits, fed = [], []
+        # the projections of x for all steps at once; per step only the fed-back label
+        F_in = x.size(-1)
+        gx = torch.nn.functional.linear(x, self.input_lin.weight[:, :F_in], self.input_lin.bias)
+        ge_w = self.input_lin.weight[:, F_in:]
         for t in range(T):
-            h, c = self.cell(torch.cat([x[:, t], self.embed(prev)], dim=-1), h, c)
+            h, c = self._cell(gx[:, t] + self.embed(prev) @ ge_w.t(), h, c)
             if mask is not None:
                 h = h * mask
             logit = self.out(h)

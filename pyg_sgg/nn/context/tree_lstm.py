@@ -196,13 +196,19 @@ class TreeLSTMDecoder(torch.nn.Module):
         emb = self.embed.weight[:1].expand(n + 1, -1)  # row n: the start token
         logits = x.new_zeros(n, self.out.out_features)
         labels = torch.zeros(n, dtype=torch.long, device=x.device)
+        # the projections of x for all nodes at once; per level only the parents' labels
+        F_in = x.size(1)
+        gx = torch.nn.functional.linear(x, self.x_lin.weight[:, :F_in], self.x_lin.bias)
+        px = torch.nn.functional.linear(x, self.px.weight[:, :F_in], self.px.bias)
+        ge_w, pe_w = self.x_lin.weight[:, F_in:], self.px.weight[:, F_in:]
         hd, cd = state, state
         for nodes in levels:
             p = parent[nodes]
-            u = torch.cat([x[nodes], emb[p]], dim=-1)
-            i, o, f, g, r = (self.x_lin(u) + self.h_lin(hd[p])).chunk(5, dim=-1)
+            e = emb[p]
+            gates = gx[nodes] + e @ ge_w.t() + self.h_lin(hd[p])
+            i, o, f, g, r = gates.chunk(5, dim=-1)
             c = torch.sigmoid(i) * torch.tanh(g) + torch.sigmoid(f) * cd[p]
-            h_new = highway(r, torch.sigmoid(o) * torch.tanh(c), self.px(u), mask)
+            h_new = highway(r, torch.sigmoid(o) * torch.tanh(c), px[nodes] + e @ pe_w.t(), mask)
             hd, cd = hd.index_copy(0, nodes, h_new), cd.index_copy(0, nodes, c)
             z = self.out(h_new)
             best = z[:, 1:].argmax(dim=-1) + 1
