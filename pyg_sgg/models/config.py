@@ -29,7 +29,9 @@ def add_sgg_model_config(cfg):
     _C.EMBED_DIM = 200
     # Width of the relation head's pair representation (SGB CONTEXT_POOLING_DIM).
     _C.POOLING_DIM = 512
-    # Dropout in the context encoder and on the pair representation.
+    # Dropout in the context encoder (Motifs / VCTree: SGB's CONTEXT_DROPOUT_RATE, the
+    # decoders' recurrent dropout and between stacked layers; SGB's default is 0.2) and on the
+    # pair representation.
     _C.DROPOUT = 0.1
     # Add log p(predicate | subject class, object class) from the training statistics.
     _C.USE_FREQ_BIAS = True
