@@ -18,9 +18,10 @@ Every encoder derives from :class:`ContextEncoder`, which declares the output wi
 a model is assembled without a trial forward. Encoders that use the union-box features set
 ``uses_edge_attr = True`` and then also receive ``edge_attr [E, D_e]`` (aligned with
 ``edge_index``) as a keyword; encoders that need the boxes themselves (VCTree's overlap
-statistics) set ``uses_boxes = True`` and receive ``boxes [N, 4]`` (xyxy pixels). Encoders registered in ``CONTEXT_REGISTRY`` are constructed as
-``cls(in_channels, hidden_channels, num_classes, **options)`` (``num_classes`` =
-:math:`C + 1`); ``pyg_sgg.models.context_options`` names each one's options.
+statistics) set ``uses_boxes = True`` and receive ``boxes [N, 4]`` (xyxy pixels).
+Encoders registered in ``CONTEXT_REGISTRY`` are constructed as ``cls(in_channels,
+hidden_channels, num_classes, **options)`` (``num_classes`` = :math:`C + 1`);
+``pyg_sgg.models.context_options`` names each one's options.
 """
 from typing import NamedTuple, Optional
 

@@ -96,5 +96,6 @@ class HighwayLSTMDecoder(torch.nn.Module):
         return torch.stack(logits, dim=1), torch.stack(fed, dim=1)
 
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.input_lin.in_features - self.embed.embedding_dim}"
-                f", {self.hidden_channels}, num_classes={self.out.out_features})")
+        in_channels = self.input_lin.in_features - self.embed.embedding_dim
+        return (f"{self.__class__.__name__}({in_channels}, {self.hidden_channels}, "
+                f"num_classes={self.out.out_features})")

@@ -44,7 +44,8 @@ def _embed128(in_channels: int) -> torch.nn.Sequential:
 
 
 def _stack(in_channels: int, out_channels: int, layers: int, dropout: float):
-    """SGB's ``MultiLayer_BTreeLSTM``: recurrent dropout only between stacked layers."""
+    """SGB's ``MultiLayer_BTreeLSTM``: each layer's recurrent dropout at ``dropout`` when
+    two or more layers are stacked, none for a single layer (SGB passes the rate only then)."""
     drop = dropout if layers > 1 else 0.0
     return torch.nn.ModuleList(
         [BiTreeLSTM(in_channels if k == 0 else out_channels, out_channels, drop)
