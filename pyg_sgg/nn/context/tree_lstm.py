@@ -12,12 +12,8 @@ def tree_levels(left: Tensor, right: Tensor) -> List[Tensor]:
     """Nodes of a binary forest grouped by depth: ``levels[d]`` holds every node at depth
     ``d`` (all trees together). Raises if ``left`` / ``right`` do not form a forest."""
     n = left.numel()
-    idx = torch.arange(n, device=left.device)
-    parent = torch.full_like(left, -1)
-    for child in (left, right):
-        has = child >= 0
-        parent[child[has]] = idx[has]
-    levels, frontier, seen = [], (parent < 0).nonzero().view(-1), 0
+    roots = binary_parent(left, right) == n
+    levels, frontier, seen = [], roots.nonzero().view(-1), 0
     while frontier.numel() > 0:
         levels.append(frontier)
         seen += frontier.numel()
