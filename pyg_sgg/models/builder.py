@@ -58,32 +58,45 @@ def build_encoder_and_head(*, context: str, num_classes: int, num_predicates: in
                            pooling_dim: int = 512, dropout: float = 0.1,
                            use_freq_bias: bool = True, pred_dist: Optional[Tensor] = None,
                            use_union_features: bool = True, use_pair_geometry: bool = True,
-                           context_options: Optional[Dict] = None, predictor: str = "default"
+                           context_options: Optional[Dict] = None, predictor: str = "sgb"
                            ) -> Tuple[Optional[torch.nn.Module], torch.nn.Module]:
     """The encoder ``context`` (``"none"``: ``None``, the frequency-bias baseline) built with
     ``context_options`` as they are, and the relation head sized by the encoder's declared
-    widths: :class:`~pyg_sgg.nn.RelationHead` (``predictor="default"``) or SGB's
-    :class:`~pyg_sgg.nn.causal_relation_head.CausalRelationHead` (``"causal"``; needs an
-    encoder and union features)."""
+    widths: SGB's predictor of that encoder,
+    :class:`~pyg_sgg.nn.sgb_relation_head.SGBRelationHead` (``predictor="sgb"``; encoders
+    SGB does not have get the Motifs form), pyg_sgg's :class:`~pyg_sgg.nn.RelationHead`
+    (``"extended"``) or SGB's :class:`~pyg_sgg.nn.causal_relation_head.CausalRelationHead`
+    (``"causal"``; needs an encoder and union features). ``dropout`` and
+    ``use_pair_geometry`` apply to the ``"extended"`` head only."""
     encoder = build_context(context, feature_dim, hidden_dim, num_classes,
                             **(context_options or {}))
-    if encoder is None:
-        node_channels, edge_state_channels = 0, None
-        use_union_features = use_pair_geometry = False  # pure frequency baseline
-    else:
-        node_channels, edge_state_channels = encoder.out_channels, encoder.edge_out_channels
+    union_dim = pair_feature_dim if use_union_features and pair_feature_dim else None
+    if encoder is None and predictor == "causal":
+        raise ValueError("build_encoder_and_head: the causal predictor needs a context "
+                         "encoder (MODEL.SGG.CONTEXT)")
+    if encoder is None:  # pure frequency baseline
+        return None, RelationHead(0, num_predicates, num_classes, use_geometry=False,
+                                  use_freq_bias=use_freq_bias, pred_dist=pred_dist)
+    node_channels, edge_state_channels = encoder.out_channels, encoder.edge_out_channels
     if predictor == "causal":
-        if encoder is None or not (use_union_features and pair_feature_dim):
-            raise ValueError("build_encoder_and_head: the causal predictor needs a context "
-                             "encoder and union features (MODEL.SGG.USE_UNION_FEATURES)")
+        if union_dim is None:
+            raise ValueError("build_encoder_and_head: the causal predictor needs union "
+                             "features (MODEL.SGG.USE_UNION_FEATURES)")
         from ..nn.causal_relation_head import CausalRelationHead
         return encoder, CausalRelationHead(node_channels, num_predicates, num_classes,
                                            pair_feature_dim, pooling_dim, pred_dist)
+    if predictor == "sgb":
+        from ..nn.sgb_relation_head import SGB_HEAD_FORMS, SGBRelationHead
+        form = context.lower() if context.lower() in SGB_HEAD_FORMS else "motifs"
+        return encoder, SGBRelationHead(
+            form, node_channels, num_predicates, num_classes, edge_channels=union_dim,
+            pooling_channels=pooling_dim, edge_state_channels=edge_state_channels,
+            use_freq_bias=use_freq_bias, pred_dist=pred_dist)
     head = RelationHead(
         node_channels, num_predicates, num_classes, hidden_channels=pooling_dim,
-        edge_channels=pair_feature_dim if use_union_features and pair_feature_dim else None,
-        edge_state_channels=edge_state_channels, use_geometry=use_pair_geometry,
-        use_freq_bias=use_freq_bias, pred_dist=pred_dist, dropout=dropout)
+        edge_channels=union_dim, edge_state_channels=edge_state_channels,
+        use_geometry=use_pair_geometry, use_freq_bias=use_freq_bias, pred_dist=pred_dist,
+        dropout=dropout)
     return encoder, head
 
 

@@ -6,7 +6,7 @@ The task (predcls / sgcls / sgdet) is the global ``cfg.SGG.TASK``.
 #: ``MODEL.SGG.FEATURES`` choices.
 FEATURE_MODES = ("trainable", "frozen")
 #: ``MODEL.SGG.PREDICTOR`` and ``MODEL.SGG.EFFECT_TYPE`` choices.
-PREDICTORS = ("default", "causal")
+PREDICTORS = ("sgb", "extended", "causal")
 EFFECT_TYPES = ("none", "tde")
 #: ``MODEL.SGG.SEG.ATTENTION`` choices (relation grounding).
 SEG_ATTENTIONS = ("gaussian", "avg", "union")
@@ -30,15 +30,18 @@ def add_sgg_model_config(cfg):
     # Width of the relation head's pair representation (SGB CONTEXT_POOLING_DIM).
     _C.POOLING_DIM = 512
     # Dropout in the context encoder (Motifs / VCTree: SGB's CONTEXT_DROPOUT_RATE, the
-    # decoders' recurrent dropout and between stacked layers; SGB's default is 0.2) and on the
-    # pair representation.
+    # decoders' recurrent dropout and between stacked layers; SGB's default is 0.2) and, with
+    # PREDICTOR "extended", on the pair representation.
     _C.DROPOUT = 0.1
     # Add log p(predicate | subject class, object class) from the training statistics.
     _C.USE_FREQ_BIAS = True
-    # Relation predictor: "default" (the RelationHead: context x union x geometry + bias) or
+    # Relation predictor: "sgb" (SGB's predictor of the encoder, SGBRelationHead: Motifs /
+    # VCTree / Transformer context x union + bias, IMP's edge states; other encoders get the
+    # Motifs form), "extended" (pyg_sgg's RelationHead: SGB's Transformer form plus a
+    # pair-geometry MLP, ReLU on the union projection and dropout; the former default) or
     # "causal" (SGB's CausalAnalysisPredictor, 'sum' fusion of visual, context and frequency
     # branches with their auxiliary losses; Tang et al. 2020).
-    _C.PREDICTOR = "default"
+    _C.PREDICTOR = "sgb"
     # Causal predictor at test: "none" (the factual logits) or "TDE" (total direct effect:
     # minus the logits of the context computed from the averaged encoder input; Motifs or
     # VCTree).
@@ -48,7 +51,7 @@ def add_sgg_model_config(cfg):
     _C.FREQ_BIAS_SOFT = False
     # Multiply the pair representation by the union-box features (edge_attr).
     _C.USE_UNION_FEATURES = True
-    # Add an MLP of the box-pair geometry to the pair representation.
+    # PREDICTOR "extended": add an MLP of the box-pair geometry to the pair representation.
     _C.USE_PAIR_GEOMETRY = True
     # Object classes / predicates INCLUDING background (VG150: 151 / 51); 0 = from the
     # statistics' fg_matrix shape.

@@ -17,9 +17,10 @@ import torch
 from torch import Tensor
 
 from ..nn.box_geometry import box_geometry
+from ..nn.causal_relation_head import CausalRelationHead
 from ..nn.context.base import ContextEncoder
 from ..nn.label_nms import nms_labels
-from ..nn.relation_head import RelationHead
+from ..nn.sgb_relation_head import SGBRelationHead
 from .batch_preparation import prepare_batch
 from .builder import build_encoder_and_head, build_kwargs_from_config
 from .losses import tree_score_loss
@@ -49,7 +50,12 @@ class SceneGraphModel(torch.nn.Module):
         mode (str): ``"predcls"``, ``"sgcls"`` or ``"sgdet"``.
         context (torch.nn.Module, optional): an encoder with the call contract of
             :mod:`pyg_sgg.nn.context.base`; ``None`` = frequency-bias baseline.
-        relation_head (RelationHead): scores pairs from the context states.
+        relation_head (torch.nn.Module): scores pairs from the context states
+            (:class:`~pyg_sgg.nn.sgb_relation_head.SGBRelationHead`,
+            :class:`~pyg_sgg.nn.RelationHead` or
+            :class:`~pyg_sgg.nn.causal_relation_head.CausalRelationHead`); SGB's two index
+            the frequency bias with the encoder's committed labels
+            (``ContextOutput.obj_labels``) where it has them.
         num_classes (int): object classes including background, :math:`C + 1`.
         freq_bias_soft (bool): look the frequency bias up by predicted distributions in
             SGCls / SGDet. (default: :obj:`False`)
@@ -89,7 +95,7 @@ class SceneGraphModel(torch.nn.Module):
     """
 
     def __init__(self, *, mode: str, context: Optional[torch.nn.Module],
-                 relation_head: RelationHead, num_classes: int,
+                 relation_head: torch.nn.Module, num_classes: int,
                  freq_bias_soft: bool = False, pairs_per_image: int = 1024,
                  positive_fraction: float = 0.25, require_overlap: bool = True,
                  sgdet_iou_threshold: float = 0.5, later_nms_threshold: float = 0.3,
@@ -99,8 +105,10 @@ class SceneGraphModel(torch.nn.Module):
                  effect_type: str = "none", refinement: Optional[Dict] = None,
                  refine_seg_masks: bool = False):
         super().__init__()
-        from ..nn.causal_relation_head import CausalRelationHead
         self.causal = isinstance(relation_head, CausalRelationHead)
+        # SGB's predictors index the frequency bias with the context's committed labels
+        self.bias_from_context = isinstance(relation_head,
+                                            (CausalRelationHead, SGBRelationHead))
         if effect_type not in ("none", "tde"):
             raise ValueError(f"SceneGraphModel: effect_type must be 'none' or 'tde', "
                              f"got {effect_type!r}")
@@ -154,7 +162,7 @@ class SceneGraphModel(torch.nn.Module):
               pooling_dim: int = 512, dropout: float = 0.1, use_freq_bias: bool = True,
               pred_dist: Optional[Tensor] = None, use_union_features: bool = True,
               use_pair_geometry: bool = True, context_options: Optional[Dict] = None,
-              predictor: str = "default", **model_kwargs) -> "SceneGraphModel":
+              predictor: str = "sgb", **model_kwargs) -> "SceneGraphModel":
         """Assemble from plain arguments: the encoder ``context`` with ``context_options``
         (:func:`~pyg_sgg.models.builder.context_options` names the built-in ones) and a
         relation head sized by its declared widths
@@ -313,6 +321,9 @@ class SceneGraphModel(torch.nn.Module):
                                         self.later_nms_threshold, plus_one=True)
                 obj_scores = probs.gather(1, obj_labels.view(-1, 1)).view(-1)
             bias_labels, bias_dist = (None, probs) if self.freq_bias_soft else (obj_labels, None)
+            if (self.bias_from_context and not self.freq_bias_soft and ctx is not None
+                    and ctx.obj_labels is not None):
+                bias_labels = ctx.obj_labels  # SGB's obj_preds (Motifs training: teacher-forced)
 
         node_states = ctx.node_states if ctx is not None else x.new_zeros(num_nodes, 0)
         extras = {}

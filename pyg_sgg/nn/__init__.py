@@ -5,6 +5,7 @@ _EXPORTS = {
     "EdgeGNN": ".edge_gnn", "ImageGraphGGNN": ".image_graph_ggnn",
     "GatedPooling": ".gated_pooling", "EnergyModel": ".energy_model",
     "FrequencyBias": ".freq_bias", "RelationHead": ".relation_head",
+    "SGBRelationHead": ".sgb_relation_head",
     "CausalRelationHead": ".causal_relation_head",
     "pair_geometry": ".relation_head",
     "CONTEXT_REGISTRY": ".context", "ContextOutput": ".context", "IMPContext": ".context",

@@ -43,8 +43,11 @@ def test_from_config(make_batch, context, tmp_path, monkeypatch):
                                         pair_feature_dim=DP, class_names=names)
     assert model.mode == "sgcls" and model.pairs_per_image == 1024
     assert (model.context is None) == (context == "none")
-    bias = model.relation_head.freq_bias.embedding.weight.detach()
-    assert torch.allclose(bias, torch.as_tensor(pred_dist, dtype=torch.float32).view(-1, P1))
+    if context == "imp":  # SGB's IMPPredictor has no frequency bias
+        assert model.relation_head.freq_bias is None
+    else:
+        bias = model.relation_head.freq_bias.embedding.weight.detach()
+        assert torch.allclose(bias, torch.as_tensor(pred_dist, dtype=torch.float32).view(-1, P1))
     batch = make_batch()
     out = model.eval()(model.prepare_batch(batch))
     assert out.rel_logits.size() == (batch.edge_index.size(1), P1)
@@ -104,3 +107,24 @@ def test_vctree_tree_loss_in_training_only(make_batch):
     assert any(p.grad is not None and p.grad.abs().sum() > 0
                for n, p in model.context.named_parameters() if "score" in n)
     assert "loss_tree" not in model.eval()(model.prepare_batch(make_batch())).extras
+
+
+@pytest.mark.parametrize("predictor,bias_from", [("sgb", "context"), ("extended", "argmax")])
+def test_frequency_bias_labels_sgcls_training(make_batch, predictor, bias_from):
+    """SGB's Motifs predictor looks the bias up with the labels its decoder committed to (in
+    training the teacher-forced GT labels); pyg_sgg's extended head with the argmax."""
+    cfg = _cfg("motifs")
+    cfg.MODEL.SGG.PREDICTOR = predictor
+    cfg.MODEL.SGG.NUM_OBJ_CLASSES, cfg.MODEL.SGG.NUM_PREDICATES = C1, P1
+    torch.manual_seed(0)
+    model = SceneGraphModel.from_config(cfg, None, feature_dim=D, pair_feature_dim=DP)
+    seen = []
+    bias = model.relation_head.freq_bias
+    bias.register_forward_hook(lambda m, args, out: seen.append(args))
+    batch = model.prepare_batch(make_batch())
+    out = model.train()(batch)
+    sub, obj = batch.edge_index
+    want = (batch.labels if bias_from == "context"
+            else out.obj_logits[:, 1:].argmax(-1) + 1)
+    assert torch.equal(seen[0][0], want[sub]) and torch.equal(seen[0][1], want[obj])
+    assert not torch.equal(batch.labels, out.obj_logits[:, 1:].argmax(-1) + 1)  # they differ

@@ -53,11 +53,14 @@ class PairScores(NamedTuple):
 
 class ContextOutput(NamedTuple):
     """``node_states [N, H]``, ``obj_logits [N, C + 1]``, ``edge_states [E, H_e]`` or None,
-    and ``pair_scores`` (:class:`PairScores`, VCTree) or None."""
+    ``pair_scores`` (:class:`PairScores`, VCTree) or None, and ``obj_labels [N]``: the labels
+    the encoder committed to and embedded in its edge context (SGB's ``obj_preds``, which
+    its predictors index the frequency bias with), or None."""
     node_states: Tensor
     obj_logits: Tensor
     edge_states: Optional[Tensor] = None
     pair_scores: Optional[PairScores] = None
+    obj_labels: Optional[Tensor] = None
 
 
 class BatchNorm1dAnySize(torch.nn.BatchNorm1d):

@@ -208,7 +208,7 @@ class MotifsContext(ContextEncoder, torch.nn.Module):
         edge_in = torch.cat([factual[..., :E], obj_ctx, factual[..., E:]], dim=-1)
         edge_ctx = run_lstm(self.edge_rnn, edge_in, lengths)
         node_states = self.edge_lin(edge_ctx)[mask][inv]
-        return ContextOutput(node_states, obj_logits, None)
+        return ContextOutput(node_states, obj_logits, obj_labels=labels[mask][inv])
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "

@@ -264,7 +264,7 @@ class VCTreeContext(ContextEncoder, torch.nn.Module):
         E = self.embed_dim
         edge_in = torch.cat([factual[:, :E], obj_ctx, factual[:, E:]], dim=-1)
         node_states = self._run(self.edge_tree, edge_in, left, right)
-        return ContextOutput(node_states, obj_logits, None, scores)
+        return ContextOutput(node_states, obj_logits, None, scores, labels)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
