@@ -27,9 +27,10 @@ def context_options(name: str, *, embed_dim: int = 200, dropout: float = 0.1,
                     edge_channels: Optional[int] = None, num_obj_layers: int = 1,
                     num_edge_layers: int = 1, order: str = "leftright",
                     num_iterations: int = 3, aggr: str = "mean",
-                    heads: int = 8, nms_threshold: float = 0.0,
-                    track_untreated: bool = False, pred_dist: Optional[Tensor] = None
-                    ) -> Dict:
+                    heads: int = 8, key_dim: int = 64, value_dim: int = 64,
+                    inner_dim: int = 2048, nms_threshold: float = 0.0,
+                    track_untreated: bool = False, pred_dist: Optional[Tensor] = None,
+                    pooling_dim: Optional[int] = None) -> Dict:
     """The constructor options of the built-in encoder ``name``, picked from these settings
     (a user-registered encoder gets ``dropout`` only; pass its own options to
     :meth:`SceneGraphModel.build` directly)."""
@@ -42,14 +43,16 @@ def context_options(name: str, *, embed_dim: int = 200, dropout: float = 0.1,
                    num_edge_layers=num_edge_layers, nms_threshold=nms_threshold)
     elif name == "transformer":
         out.update(num_obj_layers=num_obj_layers, num_edge_layers=num_edge_layers,
-                   heads=heads)
+                   heads=heads, key_channels=key_dim, value_channels=value_dim,
+                   inner_channels=inner_dim, nms_threshold=nms_threshold)
     elif name == "vctree":  # pred_dist: the tree scores' co-occurrence prior
         out.update(num_obj_layers=num_obj_layers, num_edge_layers=num_edge_layers,
                    pred_dist=pred_dist)
     if name in ("motifs", "vctree") and track_untreated:  # the causal predictor's TDE
         out.update(track_untreated=True)
-    if name == "imp":
-        out.update(num_iterations=num_iterations, aggr=aggr, edge_channels=edge_channels)
+    if name == "imp":  # SGB's IMP has no dropout
+        out.update(num_iterations=num_iterations, aggr=aggr, edge_channels=edge_channels,
+                   pooling_channels=pooling_dim, dropout=0.0)
     return out
 
 
@@ -200,9 +203,11 @@ def build_kwargs_from_config(cfg, statistics: Optional[dict] = None, *,
             num_obj_layers=transformer.OBJ_LAYERS if is_tf else c.OBJ_LAYERS,
             num_edge_layers=transformer.EDGE_LAYERS if is_tf else c.EDGE_LAYERS,
             order=c.OBJ_ORDER, num_iterations=c.IMP.NUM_ITER, aggr=c.IMP.AGGR,
-            heads=transformer.NUM_HEADS,
+            heads=transformer.NUM_HEADS, key_dim=transformer.KEY_DIM,
+            value_dim=transformer.VAL_DIM, inner_dim=transformer.INNER_DIM,
             nms_threshold=c.LATER_NMS_THRESHOLD if mode == "sgdet" else 0.0,
-            track_untreated=c.PREDICTOR.lower() == "causal", pred_dist=pred_dist),
+            track_untreated=c.PREDICTOR.lower() == "causal", pred_dist=pred_dist,
+            pooling_dim=c.POOLING_DIM),
         predictor=c.PREDICTOR.lower(), effect_type=c.EFFECT_TYPE.lower(),
         freq_bias_soft=c.FREQ_BIAS_SOFT, pairs_per_image=c.PAIRS_PER_IMAGE,
         positive_fraction=c.POSITIVE_FRACTION, require_overlap=c.REQUIRE_OVERLAP,

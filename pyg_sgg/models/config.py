@@ -31,7 +31,7 @@ def add_sgg_model_config(cfg):
     _C.POOLING_DIM = 512
     # Dropout in the context encoder (Motifs / VCTree: SGB's CONTEXT_DROPOUT_RATE, the
     # decoders' recurrent dropout and between stacked layers; SGB's default is 0.2) and, with
-    # PREDICTOR "extended", on the pair representation.
+    # PREDICTOR "extended", on the pair representation. IMP: none (SGB's has none).
     _C.DROPOUT = 0.1
     # Add log p(predicate | subject class, object class) from the training statistics.
     _C.USE_FREQ_BIAS = True
@@ -128,13 +128,17 @@ def add_sgg_model_config(cfg):
     _C.EDGE_LAYERS = 1
     # Motifs object order: "leftright", "confidence", "size" (or "random").
     _C.OBJ_ORDER = "leftright"
-    # IMP: message-passing rounds and the aggregation ("mean" or "sum" as Xu et al.).
+    # IMP: message-passing rounds and the aggregation ("sum": SGB and Xu et al.; or "mean").
     _C.IMP = CN()
     _C.IMP.NUM_ITER = 3
-    _C.IMP.AGGR = "mean"
-    # Transformer: layers (override OBJ_LAYERS / EDGE_LAYERS; SGB: 4 / 2) and heads.
+    _C.IMP.AGGR = "sum"
+    # Transformer (SGB's TRANSFORMER.*): layers (override OBJ_LAYERS / EDGE_LAYERS; SGB: 4 /
+    # 2), heads, per-head key / value widths and the feed-forward width (SGB's defaults).
     _C.TRANSFORMER = CN()
     _C.TRANSFORMER.OBJ_LAYERS = 4
     _C.TRANSFORMER.EDGE_LAYERS = 2
     _C.TRANSFORMER.NUM_HEADS = 8
+    _C.TRANSFORMER.KEY_DIM = 64
+    _C.TRANSFORMER.VAL_DIM = 64
+    _C.TRANSFORMER.INNER_DIM = 2048
     return cfg

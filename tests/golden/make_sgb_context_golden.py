@@ -1,7 +1,8 @@
-"""Write ``motifs_golden.pt`` and ``vctree_golden.pt``: object labels and context node states
-computed by SGB's unmodified Motifs context (``LSTMContext`` with its ``DecoderRNN``,
-``model_motifs.py``) and VCTree context (``VCTreeLSTMContext``: tree scores, forest, highway
-Tree-LSTMs and ``DecoderTreeLSTM``, ``model_vctree.py``) of
+"""Write ``motifs_golden.pt``, ``vctree_golden.pt`` and ``transformer_golden.pt``: object labels
+and context node states computed by SGB's unmodified Motifs context (``LSTMContext`` with its
+``DecoderRNN``, ``model_motifs.py``), VCTree context (``VCTreeLSTMContext``: tree scores,
+forest, highway Tree-LSTMs and ``DecoderTreeLSTM``, ``model_vctree.py``) and Transformer
+context (``TransformerContext``, ``model_transformer.py``) of
 KaihuaTang/Scene-Graph-Benchmark.pytorch.
 
 Only numbers are saved (inputs, SGB's randomly initialised weights, outputs); SGB's code is
@@ -20,7 +21,9 @@ Cases (dropout 0): PredCls at test, PredCls at test with the TDE counterfactual
 Motifs decodes one image at a time); Motifs: SGCls training (teacher forcing) with the moving
 average of the edge-context input it updates, SGDet training (background labels: the decoder
 feeds its own prediction); VCTree: PredCls training (its training-time decoder samples labels,
-so SGCls training has no fixed numbers), and the pair logits of every case.
+so SGCls training has no fixed numbers), and the pair logits of every case; Transformer:
+PredCls and SGCls at test (its box embedding always has dropout, so training has no fixed
+numbers).
 """
 import argparse
 import importlib.util
@@ -58,7 +61,7 @@ def _load(relation_head: Path, vectors):
     sys.modules[pkg].__path__ = [str(relation_head)]
     out = {}
     for name in ("utils_relation", "utils_motifs", "utils_vctree", "utils_treelstm",
-                 "model_motifs", "model_vctree"):
+                 "model_motifs", "model_vctree", "model_transformer"):
         spec = importlib.util.spec_from_file_location(f"{pkg}.{name}",
                                                       relation_head / f"{name}.py")
         mod = importlib.util.module_from_spec(spec)
@@ -77,7 +80,9 @@ def _config(task):
                   USE_GT_BOX=task != "sgdet", USE_GT_OBJECT_LABEL=task == "predcls",
                   EMBED_DIM=EMBED, CONTEXT_DROPOUT_RATE=0.0, CONTEXT_HIDDEN_DIM=HIDDEN,
                   CONTEXT_OBJ_LAYER=1, CONTEXT_REL_LAYER=1,
-                  CAUSAL=ns(EFFECT_ANALYSIS=True))))
+                  CAUSAL=ns(EFFECT_ANALYSIS=True),
+                  TRANSFORMER=ns(DROPOUT_RATE=0.0, OBJ_LAYER=2, REL_LAYER=1, NUM_HEAD=2,
+                                 INNER_DIM=20, KEY_DIM=8, VAL_DIM=6))))
 
 
 class BoxList:
@@ -135,20 +140,21 @@ def _cat(per_image):
     return out
 
 
-def _tweak(model, gen):
+def _tweak(model, gen, untreated=True):
     """Non-trivial BatchNorm statistics and untreated input (in place)."""
     with torch.no_grad():
         for bn in model.modules():
             if isinstance(bn, torch.nn.BatchNorm1d):
                 bn.running_mean.copy_(torch.randn(bn.num_features, generator=gen) * 0.1)
                 bn.running_var.copy_(torch.rand(bn.num_features, generator=gen) + 0.5)
-        model.untreated_edg_feat.copy_(torch.randn(EMBED + FEAT, generator=gen))
+        if untreated:
+            model.untreated_edg_feat.copy_(torch.randn(EMBED + FEAT, generator=gen))
 
 
-def _models(build, gen):
+def _models(build, gen, untreated=True):
     torch.manual_seed(0)
     models = {t: build(_config(t)) for t in ("predcls", "sgcls", "sgdet")}
-    _tweak(models["predcls"], gen)
+    _tweak(models["predcls"], gen, untreated)
     weights = {k: v.clone() for k, v in models["predcls"].state_dict().items()}
     for m in models.values():
         m.load_state_dict(weights)
@@ -207,8 +213,20 @@ def main():
         out["predcls_train"] = _outputs(m(x, _proposals(inp, "predcls"), None))
         out["predcls_train"]["untreated_edg_feat"] = m.untreated_edg_feat.clone()
     torch.save(out, args.out_dir / "vctree_golden.pt")
-    print(f"wrote {args.out_dir}/motifs_golden.pt, vctree_golden.pt; VCTree SGCls test labels "
-          f"{out['sgcls_test']['obj_preds'].tolist()}")
+    vctree_labels = out["sgcls_test"]["obj_preds"].tolist()
+
+    # Transformer (at test only: SGB's bbox_embed always has dropout 0.1)
+    models, weights = _models(
+        lambda cfg: mods["model_transformer"].TransformerContext(cfg, classes, ["rel"], FEAT),
+        gen, untreated=False)
+    out = dict(base, weights=weights)
+    with torch.no_grad():
+        for task in ("predcls", "sgcls"):
+            res = models[task].eval()(x, _proposals(inp, task))
+            out[f"{task}_test"] = _outputs(tuple(res) + (None,))
+    torch.save(out, args.out_dir / "transformer_golden.pt")
+    print(f"wrote {args.out_dir}/motifs_golden.pt, vctree_golden.pt, transformer_golden.pt; "
+          f"VCTree SGCls test labels {vctree_labels}")
 
 
 if __name__ == "__main__":

@@ -78,11 +78,15 @@ class BatchNorm1dAnySize(torch.nn.BatchNorm1d):
 def box_mlp(pos_channels: int, batch_norm: bool = False) -> torch.nn.Sequential:
     """The box-geometry embedding: SGB's Motifs / VCTree ``pos_embed`` with ``batch_norm``
     (``Linear(9, 32) → BatchNorm(momentum 0.001) → Linear(32, pos_channels) → ReLU``),
-    else ``Linear(9, 32) → ReLU → Linear(32, pos_channels) → ReLU`` (SGB's Transformer
-    ``bbox_embed`` without its dropout)."""
-    middle = (BatchNorm1dAnySize(32, momentum=0.001) if batch_norm else torch.nn.ReLU())
-    return torch.nn.Sequential(torch.nn.Linear(BOX_GEOMETRY_DIM, 32), middle,
-                               torch.nn.Linear(32, pos_channels), torch.nn.ReLU())
+    else SGB's Transformer ``bbox_embed`` (``Linear(9, 32) → ReLU → Dropout(0.1) →
+    Linear(32, pos_channels) → ReLU → Dropout(0.1)``)."""
+    if batch_norm:
+        return torch.nn.Sequential(torch.nn.Linear(BOX_GEOMETRY_DIM, 32),
+                                   BatchNorm1dAnySize(32, momentum=0.001),
+                                   torch.nn.Linear(32, pos_channels), torch.nn.ReLU())
+    return torch.nn.Sequential(torch.nn.Linear(BOX_GEOMETRY_DIM, 32), torch.nn.ReLU(),
+                               torch.nn.Dropout(0.1), torch.nn.Linear(32, pos_channels),
+                               torch.nn.ReLU(), torch.nn.Dropout(0.1))
 
 
 class ContextEncoder:

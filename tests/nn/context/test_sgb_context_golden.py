@@ -1,5 +1,5 @@
-"""pyg_sgg's Motifs and VCTree contexts against numbers computed by SGB's unmodified
-``LSTMContext`` / ``DecoderRNN`` and ``VCTreeLSTMContext``
+"""pyg_sgg's Motifs, VCTree and Transformer contexts against numbers computed by SGB's
+unmodified ``LSTMContext`` / ``DecoderRNN``, ``VCTreeLSTMContext`` and ``TransformerContext``
 (tests/golden/make_sgb_context_golden.py; only numbers are stored): node states, decoded
 labels and object logits in PredCls, SGCls and SGDet, training and test, VCTree's tree-score
 logits, the TDE counterfactual and its moving average."""
@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from pyg_sgg.nn.box_geometry import box_geometry
 from pyg_sgg.nn.context.motifs import MotifsContext
+from pyg_sgg.nn.context.transformer import TransformerContext
 from pyg_sgg.nn.context.vctree import VCTreeContext
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
@@ -85,6 +86,32 @@ def vctree_sgb_to_pyg(w, embed, feat):
     return out
 
 
+def transformer_sgb_to_pyg(w):
+    """SGB's Transformer state dict under pyg_sgg's names (its 1×1 convolutions of the
+    feed-forward block as linear maps)."""
+    layer = {"slf_attn.w_qs": "w_q", "slf_attn.w_ks": "w_k", "slf_attn.w_vs": "w_v",
+             "slf_attn.fc": "w_out", "slf_attn.layer_norm": "attn_norm",
+             "pos_ffn.w_1": "ffn_in", "pos_ffn.w_2": "ffn_out", "pos_ffn.layer_norm": "ffn_norm"}
+    top = {"obj_embed1": "obj_embed", "obj_embed2": "edge_embed", "bbox_embed": "pos_mlp",
+           "lin_obj": "obj_lin", "lin_edge": "edge_lin", "out_obj": "obj_out"}
+    out = {}
+    for k, v in w.items():
+        parts = k.split(".")
+        if parts[0] in ("context_obj", "context_edge"):  # context_X.layer_stack.i.a.b.p
+            stack = "obj_layers" if parts[0] == "context_obj" else "edge_layers"
+            k = f"{stack}.{parts[2]}.{layer['.'.join(parts[3:5])]}.{parts[5]}"
+            v = v.squeeze(-1) if v.dim() == 3 else v
+        else:
+            k = ".".join([top[parts[0]]] + parts[1:])
+        out[k] = v
+    return out
+
+
+@pytest.fixture(scope="module")
+def transformer():
+    return torch.load(GOLDEN / "transformer_golden.pt", weights_only=False)
+
+
 @pytest.fixture(scope="module")
 def motifs():
     return torch.load(GOLDEN / "motifs_golden.pt", weights_only=False)
@@ -104,6 +131,11 @@ def run(golden, encoder, task, training, average=False):
         model = MotifsContext(*args, embed_dim=cfg["embed"], dropout=0.0,
                               track_untreated=True)
         weights = motifs_sgb_to_pyg(golden["weights"], cfg["embed"], cfg["feat"])
+    elif encoder == "transformer":  # the generator's TRANSFORMER.* settings
+        model = TransformerContext(*args, embed_dim=cfg["embed"], num_obj_layers=2,
+                                   num_edge_layers=1, heads=2, key_channels=8,
+                                   value_channels=6, inner_channels=20, dropout=0.0)
+        weights = transformer_sgb_to_pyg(golden["weights"])
     else:
         model = VCTreeContext(*args, embed_dim=cfg["embed"], dropout=0.0,
                               pred_dist=golden["pred_dist"], track_untreated=True)
@@ -113,6 +145,7 @@ def run(golden, encoder, task, training, average=False):
     model.train(training)
     if training:
         model.untreated_edge_input.zero_()
+    extra = {"average_edge_input": average} if encoder != "transformer" else {}
     counts = [b.size(0) for b in inp["boxes"]]
     batch = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
     sizes = torch.tensor([[h, w] for w, h in golden["sizes"]])[batch]
@@ -122,17 +155,20 @@ def run(golden, encoder, task, training, average=False):
         obj_dist = F.one_hot(labels, cfg["num_classes"]).float()
     else:
         obj_dist = torch.softmax(inp["predict_logits"], dim=-1)
-    extra = {"boxes": boxes} if model.uses_boxes else {}
+    if model.uses_boxes:
+        extra["boxes"] = boxes
     with torch.no_grad():
         out = model(inp["x"], box_geometry(boxes, sizes), obj_dist, batch=batch,
-                    obj_labels=labels if (training or task != "sgdet") else None,
-                    average_edge_input=average, **extra)
+                    obj_labels=labels if (training or task != "sgdet") else None, **extra)
     return model, out, counts
 
 
 def check(model, out, ref, phase):
+    """Node states, object logits, the committed labels (SGB's ``obj_preds``, which its
+    predictors index the frequency bias with), the TDE average."""
     torch.testing.assert_close(out.node_states, ref["edge_ctx"], atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(out.obj_logits, ref["obj_dists"], atol=1e-5, rtol=1e-5)
+    assert torch.equal(out.obj_labels, ref["obj_preds"])
     if phase == "train":  # the TDE's moving average of the edge-context input
         torch.testing.assert_close(model.untreated_edge_input, ref["untreated_edg_feat"],
                                    atol=1e-8, rtol=1e-5)
@@ -175,3 +211,11 @@ def test_vctree_matches_sgb(vctree, case):
     check(model, out, ref, phase)
     if task != "predcls":
         assert torch.equal(out.obj_logits[:, 1:].argmax(-1) + 1, ref["obj_preds"])
+
+
+@pytest.mark.parametrize("case", ["predcls_test", "sgcls_test"])
+def test_transformer_matches_sgb(transformer, case):
+    """SGB's TransformerContext at test (its box embedding always has dropout)."""
+    task, phase = case.split("_")[:2]
+    model, out, _ = run(transformer, "transformer", task, False)
+    check(model, out, transformer[case], phase)
