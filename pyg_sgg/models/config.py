@@ -29,10 +29,11 @@ def add_sgg_model_config(cfg):
     _C.EMBED_DIM = 200
     # Width of the relation head's pair representation (SGB CONTEXT_POOLING_DIM).
     _C.POOLING_DIM = 512
-    # Dropout in the context encoder (Motifs / VCTree: SGB's CONTEXT_DROPOUT_RATE, the
-    # decoders' recurrent dropout and between stacked layers; SGB's default is 0.2) and, with
-    # PREDICTOR "extended", on the pair representation. IMP: none (SGB's has none).
-    _C.DROPOUT = 0.1
+    # Dropout in the context encoder: SGB's CONTEXT_DROPOUT_RATE (Motifs / VCTree: the
+    # decoders' recurrent dropout and between stacked layers) and, with PREDICTOR "extended",
+    # on the pair representation (0.1 before 2026-12-07, night). IMP: none (SGB's has none);
+    # the Transformer has its own key, TRANSFORMER.DROPOUT.
+    _C.DROPOUT = 0.2
     # Add log p(predicate | subject class, object class) from the training statistics.
     _C.USE_FREQ_BIAS = True
     # Relation predictor: "sgb" (SGB's predictor of the encoder, SGBRelationHead: Motifs /
@@ -133,7 +134,8 @@ def add_sgg_model_config(cfg):
     _C.IMP.NUM_ITER = 3
     _C.IMP.AGGR = "sum"
     # Transformer (SGB's TRANSFORMER.*): layers (override OBJ_LAYERS / EDGE_LAYERS; SGB: 4 /
-    # 2), heads, per-head key / value widths and the feed-forward width (SGB's defaults).
+    # 2), heads, per-head key / value widths, the feed-forward width and the dropout rate
+    # (SGB's defaults).
     _C.TRANSFORMER = CN()
     _C.TRANSFORMER.OBJ_LAYERS = 4
     _C.TRANSFORMER.EDGE_LAYERS = 2
@@ -141,4 +143,5 @@ def add_sgg_model_config(cfg):
     _C.TRANSFORMER.KEY_DIM = 64
     _C.TRANSFORMER.VAL_DIM = 64
     _C.TRANSFORMER.INNER_DIM = 2048
+    _C.TRANSFORMER.DROPOUT = 0.1
     return cfg
