@@ -87,14 +87,7 @@ class CausalRelationHead(torch.nn.Module):
         """The three branches; SGB trains each alone too (``auxiliary_vis / ctx / frq``)."""
         if edge_attr is None:
             raise ValueError("CausalRelationHead: edge_attr (union features) is required")
-        sub, obj = edge_index[0], edge_index[1]
-        if obj_labels is not None:
-            frq = self.freq_bias(obj_labels[sub], obj_labels[obj])
-        elif obj_dist is not None:
-            frq = self.freq_bias.forward_dist(obj_dist[sub], obj_dist[obj])
-        else:
-            raise ValueError("CausalRelationHead: the frequency bias needs obj_labels or "
-                             "obj_dist")
+        frq = self.freq_bias.for_pairs(edge_index, obj_labels, obj_dist)
         return CausalBranches(self.vis_compress(edge_attr),
                               self.context_logits(node_states, edge_index), frq)
 

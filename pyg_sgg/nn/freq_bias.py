@@ -62,6 +62,17 @@ class FrequencyBias(torch.nn.Module):
         joint = subj_dist.unsqueeze(2) * obj_dist.unsqueeze(1)
         return joint.reshape(joint.size(0), -1) @ self.embedding.weight
 
+    def for_pairs(self, edge_index: Tensor, obj_labels: Optional[Tensor] = None,
+                  obj_dist: Optional[Tensor] = None) -> Tensor:
+        """Bias of the pairs ``edge_index [2, E]`` from node labels ``[N]`` (preferred) or
+        node class distributions ``[N, C + 1]`` → ``[E, P + 1]``."""
+        sub, obj = edge_index[0], edge_index[1]
+        if obj_labels is not None:
+            return self(obj_labels[sub], obj_labels[obj])
+        if obj_dist is not None:
+            return self.forward_dist(obj_dist[sub], obj_dist[obj])
+        raise ValueError("FrequencyBias: the frequency bias needs obj_labels or obj_dist")
+
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.num_classes}, "
                 f"{self.num_predicates})")

@@ -148,13 +148,7 @@ class RelationHead(torch.nn.Module):
         if self.edge_state_lin is not None:
             out = out + self._need(edge_states, "edge_states", self.edge_state_lin)
         if self.freq_bias is not None:
-            if obj_labels is not None:
-                out = out + self.freq_bias(obj_labels[sub], obj_labels[obj])
-            elif obj_dist is not None:
-                out = out + self.freq_bias.forward_dist(obj_dist[sub], obj_dist[obj])
-            else:
-                raise ValueError("RelationHead: the frequency bias needs "
-                                 "obj_labels or obj_dist")
+            out = out + self.freq_bias.for_pairs(edge_index, obj_labels, obj_dist)
         return out
 
     @staticmethod

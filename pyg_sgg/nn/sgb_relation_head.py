@@ -133,13 +133,7 @@ class SGBRelationHead(torch.nn.Module):
         if self.ctx_compress is not None:
             out = out + self.ctx_compress(pair)
         if self.freq_bias is not None:
-            if obj_labels is not None:
-                out = out + self.freq_bias(obj_labels[sub], obj_labels[obj])
-            elif obj_dist is not None:
-                out = out + self.freq_bias.forward_dist(obj_dist[sub], obj_dist[obj])
-            else:
-                raise ValueError("SGBRelationHead: the frequency bias needs obj_labels or "
-                                 "obj_dist")
+            out = out + self.freq_bias.for_pairs(edge_index, obj_labels, obj_dist)
         return out
 
     def __repr__(self) -> str:

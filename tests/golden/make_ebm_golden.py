@@ -20,7 +20,7 @@ import types
 from pathlib import Path
 
 import torch
-from import_stubs import Registry, stub_module  # tests/golden/, next to this script
+from import_stubs import Registry, stub_maskrcnn_benchmark, stub_module  # tests/golden/
 
 HERE = Path(__file__).resolve().parent
 WIDTH, IMG, OBJ, REL = 32, 24, 7, 6  # hidden width, RoI feature, classes incl. background
@@ -31,14 +31,8 @@ def _stub_imports():
     from torch_geometric.utils import scatter as pyg_scatter
 
     module = stub_module
-    module("maskrcnn_benchmark")
-    module("maskrcnn_benchmark.modeling", __path__=[])
-    module("maskrcnn_benchmark.modeling.registry", SAMPLER=Registry(),
-           ENERGY_MODELS=Registry())
+    stub_maskrcnn_benchmark(SAMPLER=Registry(), ENERGY_MODELS=Registry())
     module("maskrcnn_benchmark.modeling.make_layers", make_fc=None)
-    module("maskrcnn_benchmark.modeling.utils",
-           cat=lambda ts, dim=0: ts[0] if len(ts) == 1 else torch.cat(ts, dim))
-    module("maskrcnn_benchmark.modeling.roi_heads", __path__=[])
     module("maskrcnn_benchmark.modeling.roi_heads.relation_head", __path__=[])
     module("maskrcnn_benchmark.modeling.roi_heads.relation_head.inference",
            make_roi_relation_post_processor=lambda cfg: None)

@@ -25,34 +25,19 @@ so SGCls training has no fixed numbers), and the pair logits of every case; Tran
 PredCls and SGCls at test (its box embedding always has dropout, so training has no fixed
 numbers).
 """
-import argparse
 import importlib.util
 import sys
 import types
 from pathlib import Path
 
 import torch
-from import_stubs import Registry, stub_module  # tests/golden/, next to this script
+from import_stubs import (Registry, sgb_golden_args, stub_glove_download,  # tests/golden/
+                          stub_maskrcnn_benchmark)
 
 HERE = Path(__file__).resolve().parent
 NUM_CLASSES, FEAT, EMBED, HIDDEN = 7, 24, 16, 32  # classes incl. background
 COUNTS = (4, 1, 3, 5)  # objects per image
 SIZES = ((640, 480), (320, 400), (500, 500), (800, 600))  # (width, height) per image
-
-
-def _stub_imports():
-    module = stub_module
-    module("maskrcnn_benchmark")
-    module("maskrcnn_benchmark.modeling", __path__=[])
-    module("maskrcnn_benchmark.modeling.registry", ROI_RELATION_PREDICTOR=Registry())
-    module("maskrcnn_benchmark.modeling.utils",
-           cat=lambda ts, dim=0: ts[0] if len(ts) == 1 else torch.cat(ts, dim))
-    module("maskrcnn_benchmark.modeling.roi_heads", __path__=[])
-    module("six")
-    module("six.moves", __path__=[])
-    module("six.moves.urllib", __path__=[])
-    module("six.moves.urllib.request", urlretrieve=None)
-    module("tqdm", tqdm=None)
 
 
 def _load(relation_head: Path, vectors):
@@ -162,12 +147,10 @@ def _models(build, gen, untreated=True):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("relation_head", type=Path, help="SGB's relation_head folder")
-    p.add_argument("--out-dir", type=Path, default=HERE)
-    args = p.parse_args()
+    args = sgb_golden_args(__doc__, HERE)
     gen = torch.Generator().manual_seed(0)
-    _stub_imports()
+    stub_maskrcnn_benchmark(ROI_RELATION_PREDICTOR=Registry())
+    stub_glove_download()
     mods = _load(args.relation_head,
                  lambda rows, dim: torch.randn(rows, dim, generator=gen))
     classes = [f"class{i}" for i in range(NUM_CLASSES)]

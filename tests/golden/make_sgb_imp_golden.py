@@ -16,14 +16,14 @@ relation logits, on five images (4 / 1 / 3 / 0 / 5 objects, a shuffled subset of
 pairs; SGB's IMPPredictor maps the union features to ``CONTEXT_POOLING_DIM`` first, which the
 inputs here already have).
 """
-import argparse
 import importlib.util
 import sys
 import types
 from pathlib import Path
 
 import torch
-from import_stubs import stub_module  # tests/golden/, next to this script
+from import_stubs import (sgb_golden_args, stub_maskrcnn_benchmark,  # tests/golden/
+                          stub_module)
 
 HERE = Path(__file__).resolve().parent
 NUM_CLASSES, NUM_PREDICATES, FEAT, POOL, HIDDEN = 7, 5, 24, 12, 16
@@ -40,14 +40,9 @@ def _make_fc(dim_in, hidden_dim, use_gn=False):
 
 
 def _load(relation_head: Path):
-    stub_module("maskrcnn_benchmark")
-    stub_module("maskrcnn_benchmark.modeling", __path__=[])
-    stub_module("maskrcnn_benchmark.modeling.registry")
-    stub_module("maskrcnn_benchmark.modeling.utils",
-                cat=lambda ts, dim=0: ts[0] if len(ts) == 1 else torch.cat(ts, dim))
+    stub_maskrcnn_benchmark()
     stub_module("maskrcnn_benchmark.modeling.make_layers", make_fc=_make_fc)
     pkg = "maskrcnn_benchmark.modeling.roi_heads.relation_head"
-    stub_module("maskrcnn_benchmark.modeling.roi_heads", __path__=[])
     stub_module(pkg, __path__=[])
     onehot = lambda labels, n: torch.nn.functional.one_hot(labels, n).float()  # noqa: E731
     stub_module(f"{pkg}.utils_motifs", obj_edge_vectors=None, encode_box_info=None,
@@ -78,10 +73,7 @@ def _config(task):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("relation_head", type=Path, help="SGB's relation_head folder")
-    p.add_argument("--out-dir", type=Path, default=HERE)
-    args = p.parse_args()
+    args = sgb_golden_args(__doc__, HERE)
     gen = torch.Generator().manual_seed(0)
     mod = _load(args.relation_head)
     n = sum(COUNTS)

@@ -18,14 +18,14 @@ Cases (eval mode; the linear maps' biases, 0 at SGB's initialisation, set at ran
 ``up_dim``) and without union features (``PREDICT_USE_VISION False``); VCTree with equal widths
 (no ``up_dim``); Transformer with ``up_dim``.
 """
-import argparse
 import importlib.util
 import sys
 import types
 from pathlib import Path
 
 import torch
-from import_stubs import Registry, stub_module  # tests/golden/, next to this script
+from import_stubs import (Registry, sgb_golden_args, stub_glove_download,  # tests/golden/
+                          stub_maskrcnn_benchmark, stub_module)
 
 HERE = Path(__file__).resolve().parent
 NUM_CLASSES, NUM_PREDICATES, HIDDEN = 7, 5, 32  # classes / predicates incl. background
@@ -40,20 +40,11 @@ CASES = {  # name: (predictor, CONTEXT_POOLING_DIM, MLP_HEAD_DIM, PREDICT_USE_VI
 
 def _stub_imports(stats):
     module = stub_module
-    module("maskrcnn_benchmark")
-    module("maskrcnn_benchmark.modeling", __path__=[])
-    module("maskrcnn_benchmark.modeling.registry", ROI_RELATION_PREDICTOR=Registry())
-    module("maskrcnn_benchmark.modeling.utils",
-           cat=lambda ts, dim=0: ts[0] if len(ts) == 1 else torch.cat(ts, dim))
-    module("maskrcnn_benchmark.modeling.roi_heads", __path__=[])
+    stub_maskrcnn_benchmark(ROI_RELATION_PREDICTOR=Registry())
+    stub_glove_download()  # utils_relation's
     module("maskrcnn_benchmark.layers", smooth_l1_loss=None, kl_div_loss=None,
            entropy_loss=None, Label_Smoothing_Regression=None)
     module("maskrcnn_benchmark.data", get_dataset_statistics=lambda cfg: stats)
-    module("six")  # utils_relation's GloVe download, not called
-    module("six.moves", __path__=[])
-    module("six.moves.urllib", __path__=[])
-    module("six.moves.urllib.request", urlretrieve=None)
-    module("tqdm", tqdm=None)
     pkg = "maskrcnn_benchmark.modeling.roi_heads.relation_head"
     module(pkg, __path__=[])
     for name, attr in (("model_msg_passing", "IMPContext"), ("model_vtranse", "VTransEFeature"),
@@ -121,10 +112,7 @@ def _config(pooling, mlp, vision):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("relation_head", type=Path, help="SGB's relation_head folder")
-    p.add_argument("--out-dir", type=Path, default=HERE)
-    args = p.parse_args()
+    args = sgb_golden_args(__doc__, HERE)
     gen = torch.Generator().manual_seed(0)
     pred_dist = torch.log_softmax(
         torch.randn(NUM_CLASSES, NUM_CLASSES, NUM_PREDICATES, generator=gen), -1)
