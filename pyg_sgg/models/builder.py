@@ -22,11 +22,11 @@ def build_context(name: str, in_channels: int, hidden_channels: int, num_classes
     return CONTEXT_REGISTRY.get(name)(in_channels, hidden_channels, num_classes, **options)
 
 
-def context_options(name: str, *, embed_dim: int = 200, dropout: float = 0.1,
+def context_options(name: str, *, embed_dim: int = 200, dropout: float = 0.2,
                     class_embeddings: Optional[Tensor] = None,
                     edge_channels: Optional[int] = None, num_obj_layers: int = 1,
                     num_edge_layers: int = 1, order: str = "leftright",
-                    num_iterations: int = 3, aggr: str = "mean",
+                    num_iterations: int = 3, aggr: str = "sum",
                     heads: int = 8, key_dim: int = 64, value_dim: int = 64,
                     inner_dim: int = 2048, nms_threshold: float = 0.0,
                     track_untreated: bool = False, pred_dist: Optional[Tensor] = None,
@@ -58,7 +58,7 @@ def context_options(name: str, *, embed_dim: int = 200, dropout: float = 0.1,
 
 def build_encoder_and_head(*, context: str, num_classes: int, num_predicates: int,
                            feature_dim: int, pair_feature_dim: int = 0, hidden_dim: int = 256,
-                           pooling_dim: int = 512, dropout: float = 0.1,
+                           pooling_dim: int = 512, dropout: float = 0.2,
                            use_freq_bias: bool = True, pred_dist: Optional[Tensor] = None,
                            use_union_features: bool = True, use_pair_geometry: bool = True,
                            context_options: Optional[Dict] = None, predictor: str = "sgb"

@@ -159,7 +159,7 @@ class SceneGraphModel(torch.nn.Module):
     @classmethod
     def build(cls, *, mode: str, context: str, num_classes: int, num_predicates: int,
               feature_dim: int, pair_feature_dim: int = 0, hidden_dim: int = 256,
-              pooling_dim: int = 512, dropout: float = 0.1, use_freq_bias: bool = True,
+              pooling_dim: int = 512, dropout: float = 0.2, use_freq_bias: bool = True,
               pred_dist: Optional[Tensor] = None, use_union_features: bool = True,
               use_pair_geometry: bool = True, context_options: Optional[Dict] = None,
               predictor: str = "sgb", **model_kwargs) -> "SceneGraphModel":
