@@ -14,9 +14,12 @@ a stand-in that returns fixed context outputs (node states ``edge_ctx``, committ
     python tests/golden/make_sgb_predictor_golden.py \\
         /tmp/sgb/maskrcnn_benchmark/modeling/roi_heads/relation_head
 
-Cases (eval mode; the linear maps' biases, 0 at SGB's initialisation, set at random): Motifs with union features wider than the pair representation (SGB's
-``up_dim``) and without union features (``PREDICT_USE_VISION False``); VCTree with equal widths
-(no ``up_dim``); Transformer with ``up_dim``.
+Cases (eval mode; the linear maps' biases, 0 at SGB's initialisation, set at random):
+Motifs with union features wider than the pair representation (SGB's ``up_dim``) and without
+union features (``PREDICT_USE_VISION False``); VCTree with equal widths (no ``up_dim``);
+Transformer with ``up_dim``; and SGB's ``CausalAnalysisPredictor`` ('sum' fusion): factual and
+TDE logits at test (the stand-in context returns other node states for the averaged input),
+logits and the auxiliary branch losses in training.
 """
 import importlib.util
 import sys
@@ -43,7 +46,7 @@ def _stub_imports(stats):
     stub_maskrcnn_benchmark(ROI_RELATION_PREDICTOR=Registry())
     stub_glove_download()  # utils_relation's
     module("maskrcnn_benchmark.layers", smooth_l1_loss=None, kl_div_loss=None,
-           entropy_loss=None, Label_Smoothing_Regression=None)
+           entropy_loss=None, Label_Smoothing_Regression=lambda e=1.0: None)
     module("maskrcnn_benchmark.data", get_dataset_statistics=lambda cfg: stats)
     pkg = "maskrcnn_benchmark.modeling.roi_heads.relation_head"
     module(pkg, __path__=[])
@@ -83,19 +86,20 @@ def _frequency_bias(relation_head: Path):
 
 
 class ContextStandIn(torch.nn.Module):
-    """Returns fixed context outputs in the tuple shape of the predictor's context layer."""
+    """Returns fixed context outputs in the tuple shape of the predictor's context layer
+    (``averaged``: those with ``ctx_average=True``, the causal predictor's counterfactual)."""
 
-    def __init__(self, outputs):
+    def __init__(self, outputs, averaged=None):
         super().__init__()
-        self.outputs = outputs
+        self.outputs, self.averaged = outputs, averaged
 
-    def forward(self, *args, **kwargs):
-        return self.outputs
+    def forward(self, *args, ctx_average=False, **kwargs):
+        return self.averaged if ctx_average else self.outputs
 
 
 class BoxList:
-    def __init__(self, n):
-        self.n = n
+    def __init__(self, n, bbox=None, size=None):
+        self.n, self.bbox, self.size = n, bbox, size
 
     def __len__(self):
         return self.n
@@ -109,6 +113,48 @@ def _config(pooling, mlp, vision):
         ROI_RELATION_HEAD=ns(NUM_CLASSES=NUM_PREDICATES, PREDICT_USE_VISION=vision,
                              PREDICT_USE_BIAS=True, CONTEXT_HIDDEN_DIM=HIDDEN,
                              CONTEXT_POOLING_DIM=pooling)))
+
+
+def _causal_case(preds, gen, obj_dists, obj_preds, edge_ctx, pairs):
+    """SGB's ``CausalAnalysisPredictor`` ('sum' fusion, Motifs context): factual and TDE
+    relation logits at test, and in training the logits and the three auxiliary branch
+    losses (``auxiliary_ctx / vis / frq``)."""
+    ns = types.SimpleNamespace
+    pooling = 20
+    cfg = _config(pooling, pooling, True)  # SGB asserts CONTEXT_POOLING_DIM == MLP_HEAD_DIM
+    cfg.MODEL.ROI_RELATION_HEAD.CAUSAL = ns(
+        EFFECT_ANALYSIS=True, FUSION_TYPE="sum", CONTEXT_LAYER="motifs", EFFECT_TYPE="TDE",
+        SEPARATE_SPATIAL=False, SPATIAL_FOR_VISION=False)
+    torch.manual_seed(0)
+    model = preds.CausalAnalysisPredictor(cfg, 24)
+    with torch.no_grad():
+        for key, param in model.named_parameters():
+            if key.endswith(".bias"):
+                param.normal_(generator=gen)
+    edge_ctx_avg = torch.randn_like(edge_ctx)  # the context of the averaged input
+    model.context_layer = ContextStandIn((obj_dists, obj_preds, edge_ctx, None),
+                                         (obj_dists, obj_preds, edge_ctx_avg, None))
+    num_pairs = sum(len(q) for q in pairs)
+    union = torch.relu(torch.randn(num_pairs, pooling, generator=gen))
+    rel_labels = [torch.randint(0, NUM_PREDICATES, (len(q),), generator=gen) for q in pairs]
+    proposals = []
+    for c in COUNTS:  # boxes only for SGB's (unused here) pair geometry
+        xy = torch.rand(c, 2, generator=gen) * 100
+        proposals.append(BoxList(c, torch.cat([xy, xy + 20], 1), (200, 150)))
+    x = torch.zeros(len(obj_preds), 24)
+    case = {"weights": None, "union_features": union, "edge_ctx_avg": edge_ctx_avg,
+            "rel_labels": torch.cat(rel_labels), "pooling": pooling}
+    with torch.no_grad():
+        model.eval()
+        case["rel_dists_tde"] = torch.cat(model(proposals, pairs, None, None, x, union)[1])
+        model.effect_type = "none"
+        case["rel_dists"] = torch.cat(model(proposals, pairs, None, None, x, union)[1])
+        case["weights"] = {k: v.clone() for k, v in model.state_dict().items()}
+        model.train()
+        _, rel_dists, losses = model(proposals, pairs, rel_labels, None, x, union)
+    case["rel_dists_train"] = torch.cat(rel_dists)
+    case["losses"] = {k: float(v) for k, v in losses.items()}
+    return case
 
 
 def main():
@@ -153,6 +199,7 @@ def main():
         out[case] = {"weights": {k: v.clone() for k, v in model.state_dict().items()},
                      "union_features": union, "pooling": pooling, "vision": vision,
                      "rel_dists": torch.cat(rel_dists).detach()}
+    out["causal"] = _causal_case(preds, gen, obj_dists, obj_preds, edge_ctx, pairs)
     torch.save(out, args.out_dir / "sgb_predictor_golden.pt")
     print(f"wrote {args.out_dir}/sgb_predictor_golden.pt: {num_pairs} pairs, cases "
           f"{list(CASES)}")

@@ -1,11 +1,15 @@
-"""pyg_sgg's SGBRelationHead against relation logits computed by SGB's unmodified
-``MotifPredictor``, ``VCTreePredictor`` and ``TransformerPredictor`` after their context layers
-(tests/golden/make_sgb_predictor_golden.py; only numbers are stored)."""
+"""pyg_sgg's SGBRelationHead and CausalRelationHead against relation logits computed by SGB's
+unmodified ``MotifPredictor``, ``VCTreePredictor``, ``TransformerPredictor`` and
+``CausalAnalysisPredictor`` after their context layers (tests/golden/make_sgb_predictor_golden.py;
+only numbers are stored)."""
 from pathlib import Path
 
 import pytest
 import torch
 
+import torch.nn.functional as F
+
+from pyg_sgg.nn.causal_relation_head import CausalRelationHead
 from pyg_sgg.nn.sgb_relation_head import SGBRelationHead
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "sgb_predictor_golden.pt"
@@ -29,13 +33,18 @@ def golden():
     return torch.load(GOLDEN)
 
 
+def pair_index(golden):
+    """SGB's per-image ``rel_pair_idxs`` as one ``[2, E]`` index into the batch."""
+    counts = torch.tensor(golden["counts"])
+    offsets = torch.cat([counts.new_zeros(1), counts.cumsum(0)[:-1]])
+    return torch.cat([p.t() + o for p, o in zip(golden["rel_pair_idxs"], offsets)], 1)
+
+
 @pytest.mark.parametrize("case", ["motifs", "motifs_no_vision", "vctree", "transformer"])
 def test_matches_sgb_predictor(golden, case):
     g = golden[case]
     form = case.split("_")[0]
-    counts = torch.tensor(golden["counts"])
-    offsets = torch.cat([counts.new_zeros(1), counts.cumsum(0)[:-1]])
-    edge_index = torch.cat([p.t() + o for p, o in zip(golden["rel_pair_idxs"], offsets)], 1)
+    edge_index = pair_index(golden)
     union = g["union_features"]
     head = SGBRelationHead(form, golden["hidden"], g["rel_dists"].size(1),
                            golden["pred_dist"].size(0),
@@ -45,6 +54,29 @@ def test_matches_sgb_predictor(golden, case):
     out = head.eval()(golden["edge_ctx"], edge_index, edge_attr=union,
                       obj_labels=golden["obj_preds"])
     assert torch.allclose(out, g["rel_dists"], atol=1e-5, rtol=1e-5)
+
+
+def test_causal_matches_sgb(golden):
+    """SGB's causal predictor ('sum' fusion): the factual logits (test and training), the
+    TDE logits against the context of the averaged input, the three auxiliary losses."""
+    g = golden["causal"]
+    edge_index, union = pair_index(golden), g["union_features"]
+    num_predicates = g["rel_dists"].size(1)
+    head = CausalRelationHead(golden["hidden"], num_predicates, golden["pred_dist"].size(0),
+                              union.size(1), g["pooling"], golden["pred_dist"])
+    weights = {k.replace("post_cat.0.", "post_cat.").replace("freq_bias.obj_baseline.",
+                                                             "freq_bias.embedding."): v
+               for k, v in g["weights"].items() if "." in k}  # not SGB's NIE / TE buffers
+    head.load_state_dict(weights)
+    ctx, labels = golden["edge_ctx"], golden["obj_preds"]
+    b = head.branches(ctx, edge_index, union, obj_labels=labels)
+    for ref in (g["rel_dists"], g["rel_dists_train"]):
+        torch.testing.assert_close(b.vis + b.ctx + b.frq, ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(head.tde(ctx, g["edge_ctx_avg"], edge_index),
+                               g["rel_dists_tde"], atol=1e-5, rtol=1e-5)
+    for name, logits in b._asdict().items():
+        torch.testing.assert_close(float(F.cross_entropy(logits, g["rel_labels"])),
+                                   g["losses"][f"auxiliary_{name}"], atol=1e-5, rtol=1e-5)
 
 
 def test_initialisation_as_sgb():
