@@ -208,7 +208,9 @@ class TreeLSTMDecoder(torch.nn.Module):
             hd, cd = hd.index_copy(0, nodes, h_new), cd.index_copy(0, nodes, c)
             z = self.out(h_new)
             best = z[:, 1:].argmax(dim=-1) + 1
-            fed = (torch.softmax(z.detach(), dim=-1)[:, 1:].multinomial(1).view(-1) + 1
+            # SGB samples from softmax(z)[1:], unnormalised: the same distribution as the
+            # softmax of the foreground logits, which cannot underflow to all zeros
+            fed = (torch.softmax(z.detach()[:, 1:], dim=-1).multinomial(1).view(-1) + 1
                    if self.training else best)
             logits = logits.index_copy(0, nodes, z)
             labels[nodes] = best
