@@ -31,9 +31,10 @@ class TransformerContext(ContextEncoder, torch.nn.Module):
     (dense batch with a key padding mask, so attention never crosses images),
     :math:`\mathbf{p}_i` the object class distribution, :math:`\mathbf{b}_i` the box
     geometry (SGB's ``bbox_embed``, with its dropout) and :math:`\hat{c}_i` the GT label in
-    PredCls (whose object logits are SGB's :math:`\pm 1000` one-hot), else :math:`\arg\max \mathbf{z}_i` over the foreground classes — in training
-    too, as SGB (with ``nms_threshold``, at test SGB's label NMS). No positional encoding:
-    the layer is equivariant to node order.
+    PredCls (whose object logits are SGB's :math:`\pm 1000` one-hot), else
+    :math:`\arg\max \mathbf{z}_i` over the foreground classes — in training too, as SGB
+    (with ``nms_threshold``, at test SGB's label NMS). No positional encoding: the layer is
+    equivariant to node order.
 
     Args:
         in_channels (int): RoI feature size :math:`D`.
