@@ -1,6 +1,6 @@
 """The pieces SGB's highway recurrent cells share (Motifs' decoder, VCTree's Tree-LSTMs): the
 recurrent dropout mask, the highway mix and the block-orthogonal initialisation."""
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -32,3 +32,11 @@ def highway(gate: Tensor, state: Tensor, projected: Tensor, mask: Optional[Tenso
     r = torch.sigmoid(gate)
     h = r * state + (1 - r) * projected
     return h if mask is None else h * mask
+
+
+def split_projection(lin: torch.nn.Linear, x: Tensor) -> Tuple[Tensor, Tensor]:
+    """``lin`` on ``[x | e]`` split for a decoder whose ``e`` (a label embedding) changes per
+    step: the projection of all of ``x [..., F]`` at once, with the bias, and the weight
+    ``[out, E]`` that ``e`` is multiplied with later (``lin([x | e]) = px + e @ w.t()``)."""
+    F = x.size(-1)
+    return (torch.nn.functional.linear(x, lin.weight[:, :F], lin.bias), lin.weight[:, F:])

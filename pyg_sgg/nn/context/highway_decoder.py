@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 from torch_geometric.typing import OptTensor
 
-from .highway import highway, recurrent_mask
+from .highway import highway, recurrent_mask, split_projection
 
 
 class HighwayLSTMDecoder(torch.nn.Module):
@@ -80,9 +80,7 @@ class HighwayLSTMDecoder(torch.nn.Module):
         prev = x.new_zeros(B, dtype=torch.long)  # start token
         logits, fed = [], []
         # the projections of x for all steps at once; per step only the fed-back label
-        F_in = x.size(-1)
-        gx = torch.nn.functional.linear(x, self.input_lin.weight[:, :F_in], self.input_lin.bias)
-        ge_w = self.input_lin.weight[:, F_in:]
+        gx, ge_w = split_projection(self.input_lin, x)
         for t in range(T):
             h, c = self._cell(gx[:, t] + self.embed(prev) @ ge_w.t(), h, c)
             if mask is not None:

@@ -5,7 +5,7 @@ from typing import List, Tuple
 import torch
 from torch import Tensor
 
-from .highway import block_orthogonal_, highway, recurrent_mask
+from .highway import block_orthogonal_, highway, recurrent_mask, split_projection
 
 
 def tree_levels(left: Tensor, right: Tensor) -> List[Tensor]:
@@ -193,10 +193,8 @@ class TreeLSTMDecoder(torch.nn.Module):
         logits = x.new_zeros(n, self.out.out_features)
         labels = torch.zeros(n, dtype=torch.long, device=x.device)
         # the projections of x for all nodes at once; per level only the parents' labels
-        F_in = x.size(1)
-        gx = torch.nn.functional.linear(x, self.x_lin.weight[:, :F_in], self.x_lin.bias)
-        px = torch.nn.functional.linear(x, self.px.weight[:, :F_in], self.px.bias)
-        ge_w, pe_w = self.x_lin.weight[:, F_in:], self.px.weight[:, F_in:]
+        gx, ge_w = split_projection(self.x_lin, x)
+        px, pe_w = split_projection(self.px, x)
         hd, cd = state, state
         for nodes in levels:
             p = parent[nodes]
