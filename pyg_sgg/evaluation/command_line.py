@@ -29,6 +29,9 @@ def add_predictions_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
                    help="rank pairs by triplet score (SGB) or keep the file's order")
     g.add_argument("--fewshot-bins", type=_bins, default=None,
                    help="training-count bins for fsR@K, e.g. 1-5,6-10,11-15")
+    g.add_argument("--threads", type=int, default=None,
+                   help="chunks of images scored side by side (default: the available CPUs; "
+                        "the metrics do not depend on it)")
     g.add_argument("--out", metavar="metrics.json", help="write the metrics as JSON")
     g.add_argument("--plot", metavar="out.png", help="per-predicate recall plot")
     g.add_argument("--compare", metavar="[NAME=]metrics.json", nargs="*", default=[],
@@ -42,6 +45,8 @@ def run_predictions(args) -> Dict[str, dict]:
     bad = [k for k in args.ks if k < 1]
     if bad:
         raise ValueError(f"argument --ks: every K must be >= 1, got {bad[0]}")
+    if getattr(args, "threads", None) is not None and args.threads < 1:
+        raise ValueError(f"argument --threads: must be >= 1, got {args.threads}")
     if getattr(args, "sgb_results", None):
         from .interchange import validate_predictions
         from .sgb_results import read_sgb_results
@@ -52,7 +57,7 @@ def run_predictions(args) -> Dict[str, dict]:
         # Scoring goes a chunk of images at a time: leave the score matrix on disk unless
         # the plots need it whole.
         data = read_predictions(args.predictions, args.mode, scores_on_disk=not args.plot)
-    kwargs = {}
+    kwargs = {"threads": getattr(args, "threads", None)}
     if args.fewshot_bins:
         kwargs["fewshot_bins"] = args.fewshot_bins
     results = evaluate_predictions(data, args.mode, args.ks, args.order, **kwargs)

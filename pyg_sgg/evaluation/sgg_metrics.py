@@ -25,12 +25,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .interchange import PTR_OF
+from .parallel import map_in_threads
 
 DEFAULT_KS = (20, 50, 100)
 DEFAULT_FEWSHOT_BINS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, 25))
 NG_TOP = 100  # SGB keeps the top 100 (pair, predicate) entries without graph constraint
 NO_HIT = np.iinfo(np.int64).max
-CHUNK_PAIRS = 500_000  # scored pairs ranked and matched at once (≈ 0.2 GB of work arrays)
+CHUNK_PAIRS = 65_536  # scored pairs a thread ranks and matches at once (cache-sized work)
 
 
 def _segment_ids(ptr: np.ndarray) -> np.ndarray:
@@ -69,7 +70,11 @@ def _order_by_segment_then_score(seg: np.ndarray, score: np.ndarray) -> np.ndarr
         return np.lexsort((-score, seg))
     key = (seg.astype(np.uint64) << np.uint64(32)) | (
         np.uint64(0xFFFFFFFF) - score.view(np.uint32).astype(np.uint64))
-    return np.argsort(key, kind="stable")
+    order = np.argsort(key)  # numpy's vectorised sort: ≈ 3× the stable one, not stable
+    ranked = key[order]
+    if (ranked[1:] == ranked[:-1]).any():  # tied keys: their order must be the array's
+        order = np.argsort(key, kind="stable")
+    return order
 
 
 class _Ranked:
@@ -180,12 +185,17 @@ def _no_graph_constraint(d, rel_img, rel_sub, rel_obj, obj_prod, row_max=None,
         val_ptr = np.concatenate([[0], np.cumsum(np.bincount(val_img, minlength=num_images))])
         order = _order_by_segment_then_score(val_img, vals)
         thresh[mid] = vals[order[val_ptr[:-1][mid] + NG_TOP - 1]]
+    # Only a row whose largest entry reaches its image's bound can hold a kept entry.
+    cand = np.nonzero(row_max >= thresh[rel_img])[0]
     rows, preds, kept = [], [], []
-    for start in range(0, R, chunk_rows):
-        stop = min(start + chunk_rows, R)
-        s = entry_scores(start, stop)
-        r, p = np.nonzero(s >= thresh[rel_img[start:stop], None])
-        rows.append(r + start)
+    for start in range(0, cand.size, chunk_rows):
+        r_cand = cand[start:start + chunk_rows]
+        if r_cand.size == r_cand[-1] - r_cand[0] + 1:  # a run of rows: a view, no gather
+            s = entry_scores(int(r_cand[0]), int(r_cand[-1]) + 1)
+        else:
+            s = np.multiply(scores[r_cand, 1:], obj_prod[r_cand, None], dtype=np.float32)
+        r, p = np.nonzero(s >= thresh[rel_img[r_cand], None])
+        rows.append(r_cand[r])
         preds.append(p + 1)
         kept.append(s[r, p])
     row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
@@ -253,10 +263,12 @@ def _first_hits(d: Dict[str, np.ndarray], mode: str, limit: int, order: str,
         # A@K: only predictions on a GT pair, re-ranked among themselves.
         n_obj = int(max(d["gt_obj_ptr"][-1], d["pred_obj_ptr"][-1])) + 1
         pair_key = rel_sub * n_obj + rel_obj
-        gt_pair = gt["sub"] * n_obj + gt["obj"]
-        on_gt = np.isin(pair_key, gt_pair)
-        order_rows = np.lexsort((rank, rel_img))
-        sel = order_rows[on_gt[order_rows]]
+        gt_pair = np.unique(gt["sub"] * n_obj + gt["obj"])  # sorted
+        pos = np.minimum(np.searchsorted(gt_pair, pair_key), max(gt_pair.size - 1, 0))
+        sel = np.nonzero(gt_pair[pos] == pair_key)[0] if gt_pair.size else pos[:0]
+        # (image, rank) keys are unique (a rank is unique within its image): any sort is stable
+        sel = sel[np.argsort((rel_img[sel].astype(np.uint64) << np.uint64(32))
+                             | rank[sel].astype(np.uint64))]
         sub_ptr = np.concatenate([[0], np.cumsum(np.bincount(rel_img[sel],
                                                              minlength=num_images))])
         acc_rank = np.arange(sel.size) - sub_ptr[rel_img[sel]]
@@ -311,7 +323,8 @@ def evaluate_predictions(data: Dict[str, np.ndarray], mode: str,
                          ks: Sequence[int] = DEFAULT_KS, order: str = "score",
                          fewshot_bins: Sequence[Tuple[int, int]] = DEFAULT_FEWSHOT_BINS,
                          iou_threshold: float = 0.5,
-                         chunk_pairs: int = CHUNK_PAIRS) -> Dict[str, dict]:
+                         chunk_pairs: int = CHUNK_PAIRS,
+                         threads: Optional[int] = None) -> Dict[str, dict]:
     """All metrics of a validated predictions dict (see :mod:`.interchange`).
 
     Args:
@@ -322,7 +335,10 @@ def evaluate_predictions(data: Dict[str, np.ndarray], mode: str,
             order. (default: ``"score"``)
         fewshot_bins (sequence): inclusive training-count ranges for fsR@K.
         chunk_pairs (int): images are ranked and matched in chunks of about this many
-            scored pairs (the scorer's memory is bounded by a chunk, not the file).
+            scored pairs, one chunk per thread at a time (the scorer's memory is bounded by
+            ``threads × chunk_pairs``, not by the file).
+        threads (int, optional): chunks scored side by side; the results do not depend
+            on it. (default: the CPUs this process may use)
 
     Returns:
         dict: ``{"metrics": {name: float | None}, "per_predicate": {name: {"R@K": …,
@@ -335,8 +351,11 @@ def evaluate_predictions(data: Dict[str, np.ndarray], mode: str,
     evaluated = (np.diff(d["gt_rel_ptr"]) > 0) & (np.diff(d["rel_ptr"]) > 0)
     gt = _gt_rows(d)
     gt_img = gt["img"]
-    parts = [_first_hits(_image_slice(d, a, b), mode, max(ks), order, iou_threshold)
-             for a, b in _image_chunks(d["rel_ptr"], chunk_pairs)]
+
+    def first_hits(chunk):
+        return _first_hits(_image_slice(d, *chunk), mode, max(ks), order, iou_threshold)
+
+    parts = list(map_in_threads(first_hits, _image_chunks(d["rel_ptr"], chunk_pairs), threads))
     first_gc, first_ng = (np.concatenate([p[i] for p in parts]) for i in (0, 1))
     first_acc = (np.concatenate([p[2] for p in parts])
                  if mode in ("predcls", "sgcls") else None)

@@ -142,6 +142,23 @@ def test_evaluate_py_rejects_non_positive_ks(ks, tmp_path, capsys):
     assert err[0].startswith("error: argument --ks: every K must be >= 1"), err
 
 
+def test_evaluate_py_rejects_threads_below_one_and_scores_the_same_with_any(tmp_path, capsys):
+    path = tmp_path / "preds.npz"
+    np.savez(path, **_valid_sgdet())
+    with pytest.raises(SystemExit) as e:
+        evaluate.main(["--predictions", str(path), "--mode", "sgdet", "--threads", "0"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: argument --threads: must be >= 1, got 0"], err
+    outs = []
+    for threads in ("1", "3"):
+        out = tmp_path / f"m{threads}.json"
+        assert evaluate.main(["--predictions", str(path), "--mode", "sgdet", "--threads",
+                              threads, "--out", str(out)]) == 0
+        outs.append(out.read_text())
+    assert outs[0] == outs[1]
+
+
 def test_the_valid_file_is_scored_and_an_empty_evaluator_is_not_an_error(tmp_path):
     path = tmp_path / "preds.npz"
     np.savez(path, **_valid_sgdet())

@@ -54,9 +54,11 @@ def test_scores_on_disk_give_the_same_metrics(tmp_path, compress):
     whole = read_predictions(path, "predcls")
     lazy = read_predictions(path, "predcls", scores_on_disk=True)
     assert isinstance(lazy["rel_scores"], RowsOnDisk) != compress
-    expected = evaluate_predictions(whole, "predcls")
+    expected = evaluate_predictions(whole, "predcls", threads=1)
     for chunk in (1, 13, 10 ** 6):
-        assert evaluate_predictions(lazy, "predcls", chunk_pairs=chunk) == expected
+        for threads in (1, 2, 4):  # each thread reads its chunks' rows through its own handle
+            got = evaluate_predictions(lazy, "predcls", chunk_pairs=chunk, threads=threads)
+            assert got == expected
 
 
 def test_a_nan_in_scores_on_disk_names_its_row(tmp_path):

@@ -80,13 +80,15 @@ def random_file(seed: int, mode: str):
 
 @settings(deadline=None, max_examples=200)
 @given(seed=st.integers(0, 10_000), mode=st.sampled_from(["predcls", "sgcls", "sgdet"]),
-       order=st.sampled_from(["score", "file"]), chunk_pairs=st.sampled_from([10 ** 6, 1, 5]))
-def test_vectorised_equals_reference(seed, mode, order, chunk_pairs):
-    """Also when the images are scored in chunks of ~1 or ~5 pairs (memory bound)."""
+       order=st.sampled_from(["score", "file"]), chunk_pairs=st.sampled_from([10 ** 6, 1, 5]),
+       threads=st.sampled_from([1, 3]))
+def test_vectorised_equals_reference(seed, mode, order, chunk_pairs, threads):
+    """Also when the images are scored in chunks of ~1 or ~5 pairs (memory bound), one
+    thread or three scoring chunks side by side."""
     raw = random_file(seed, mode)
     data = validate_predictions(raw, mode)
     got = evaluate_predictions(data, mode, ks=KS, order=order, fewshot_bins=((1, 5), (6, 11)),
-                               chunk_pairs=chunk_pairs)["metrics"]
+                               chunk_pairs=chunk_pairs, threads=threads)["metrics"]
     want = reference_metrics(data, mode, ks=KS, order=order, bins=((1, 5), (6, 11)))
     assert set(want) <= set(got)
     for key, value in want.items():
@@ -97,10 +99,13 @@ def test_vectorised_equals_reference(seed, mode, order, chunk_pairs):
 
 
 @pytest.mark.parametrize("object_scores", ["ones", "signed"])
-def test_large_images_use_the_pruned_no_graph_constraint_path(object_scores):
+@pytest.mark.parametrize("rel_scores", ["tied", "continuous"])
+def test_large_images_use_the_pruned_no_graph_constraint_path(object_scores, rel_scores):
     """Images with >= 100 pairs, 25-99 pairs and < 25 pairs (each pruning branch), P = 8;
     object scores of 1 (the row maxima come from the graph-constrained scores) or of both
-    signs (a negative product reverses a row's order: the maxima are recomputed)."""
+    signs (a negative product reverses a row's order: the maxima are recomputed); predicate
+    scores from four values (tied keys: the stable sort) or continuous (no ties: the fast
+    sort)."""
     rng = np.random.default_rng(0)
     P, C = 8, 5
     sizes = [12, 7, 3, 11]  # 132, 42, 6, 110 ordered pairs
@@ -114,7 +119,9 @@ def test_large_images_use_the_pruned_no_graph_constraint_path(object_scores):
         parts["gt_rels"].append(rels)
         pairs = np.array([(s, o) for s in range(n) for o in range(n) if s != o])
         parts["rel_pair_idx"].append(pairs)
-        parts["rel_scores"].append(rng.choice([0.05, 0.1, 0.3, 0.6], (len(pairs), P + 1)))
+        parts["rel_scores"].append(rng.choice([0.05, 0.1, 0.3, 0.6], (len(pairs), P + 1))
+                                   if rel_scores == "tied"
+                                   else rng.random((len(pairs), P + 1)).astype(np.float32))
         for key, cnt in (("gt_obj_ptr", n), ("gt_rel_ptr", len(rels)), ("rel_ptr", len(pairs))):
             ptr[key].append(ptr[key][-1] + cnt)
     data = {k: np.concatenate(v) for k, v in parts.items()}
