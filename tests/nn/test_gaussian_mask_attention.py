@@ -4,8 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pyg_sgg.nn.gaussian_mask_attention import (GaussianMaskAttention,
-                                                gaussian_kernels)
+from pyg_sgg.nn.gaussian_mask_attention import (GATHER_BY_PRODUCT_MAX_OBJECTS,
+                                                GaussianMaskAttention,
+                                                gather_channels_last, gaussian_kernels)
 
 
 def closed_form(x, y, sx, sy, rho):
@@ -54,3 +55,21 @@ def test_ablation_modes_and_empty_pairs():
     assert empty.shape == (0, 2, 6, 6)
     with pytest.raises(ValueError, match="mode must be one of"):
         GaussianMaskAttention(4, mode="diff")
+
+
+@pytest.mark.parametrize("num_objects", [1, 7, GATHER_BY_PRODUCT_MAX_OBJECTS,
+                                         GATHER_BY_PRODUCT_MAX_OBJECTS + 1])
+def test_the_pairs_masks_are_gathered_exactly_by_either_path(num_objects):
+    """The one-hot product (up to the threshold) and the row gather (above) give the masks
+    bit for bit, pairs innermost; also their gradient, and with no pairs."""
+    g = torch.Generator().manual_seed(num_objects)
+    masks = torch.rand(num_objects, 3, 5, 5, generator=g).requires_grad_()
+    index = torch.randint(0, num_objects, (9,), generator=g)
+    out = gather_channels_last(masks, index)
+    assert out.shape == (3, 5, 5, 9) and out.is_contiguous()
+    assert torch.equal(out, masks.detach().permute(1, 2, 3, 0)[..., index])
+    weight = torch.rand(out.shape, generator=g)
+    (out * weight).sum().backward()
+    expected = torch.zeros_like(masks).index_add_(0, index, weight.permute(3, 0, 1, 2))
+    torch.testing.assert_close(masks.grad, expected)
+    assert gather_channels_last(masks, index[:0]).shape == (3, 5, 5, 0)
