@@ -10,10 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from pyg_sgg.config import ConfigError
-from pyg_sgg.engine.defaults import fail, one_line, setup_cfg, setup_logging
+from pyg_sgg.engine.console import fail, one_line, setup_logging
 from pyg_sgg.errors import CheckpointError, DatasetFormatError
-from pyg_sgg.evaluation import write_predictions
 from pyg_sgg.evaluation.command_line import (add_predictions_args,
                                              run_predictions)
 
@@ -45,6 +43,10 @@ def main(argv=None) -> int:
         except (FileNotFoundError, ValueError) as e:  # bad file: one line naming it
             fail(str(e))
         return 0
+    # Only a checkpoint needs the config system (and torch): a predictions file starts fast.
+    from pyg_sgg.config import ConfigError
+    from pyg_sgg.engine.defaults import setup_cfg
+    from pyg_sgg.evaluation import write_predictions
     saved = Path(args.checkpoint).with_name("config.yaml")
     if not args.config_file and saved.is_file():  # the run's own resolved config
         args.config_file = str(saved)

@@ -159,6 +159,24 @@ def test_evaluate_py_rejects_threads_below_one_and_scores_the_same_with_any(tmp_
     assert outs[0] == outs[1]
 
 
+def test_scoring_a_predictions_file_imports_neither_torch_nor_the_config_system(tmp_path):
+    """``evaluate.py --predictions`` is numpy only: its start-up is part of its speed."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    path = tmp_path / "preds.npz"
+    np.savez(path, **_valid_sgdet())
+    root = Path(evaluate.__file__).resolve().parent
+    code = ("import sys, runpy; sys.argv = ['evaluate.py', '--predictions', sys.argv[1], "
+            "'--mode', 'sgdet']\n"
+            "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'fvcore', 'iopath', 'yacs') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], cwd=root, check=True,
+                         capture_output=True, text=True).stdout
+    assert out.strip().splitlines()[-1] == "[]", out
+
+
 def test_the_valid_file_is_scored_and_an_empty_evaluator_is_not_an_error(tmp_path):
     path = tmp_path / "preds.npz"
     np.savez(path, **_valid_sgdet())
