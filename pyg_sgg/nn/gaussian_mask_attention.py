@@ -46,6 +46,21 @@ def gaussian_kernels(sigma_x: Tensor, sigma_y: Tensor, rho: Tensor, size: int = 
     return k / k.sum((1, 2), keepdim=True)
 
 
+class _PairsFirstChannelsLast(torch.autograd.Function):
+    """``[C, E, H, W]`` → ``[E, C, H, W]`` stored channels-last, and the gradient back to
+    ``[C, E, H, W]`` channels-last: each direction is one transposing copy, and every
+    element-wise step of the attention and of its backward runs on operands of one layout
+    (autograd alone would hand the mixed layouts down the backward pass)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        return x.transpose(0, 1).contiguous(memory_format=torch.channels_last)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        return grad.transpose(0, 1).contiguous(memory_format=torch.channels_last)
+
+
 class GaussianMaskAttention(nn.Module):
     """Pair attention maps from per-object class masks.
 
@@ -83,14 +98,14 @@ class GaussianMaskAttention(nn.Module):
 
     def _blur(self, masks: Tensor, index: Tensor, kernels: Tensor) -> Tensor:
         """Objects' masks ``[N, C, H, W]``, the pair's object ``index [E]`` and kernels
-        ``[E, k, k]`` → ``[E, C, H, W]``. One depthwise convolution with the C classes as its
-        batch and the E pairs as its groups (a pair's kernel is shared by its C channels), on
-        the pairs' masks gathered straight into the channels-last layout ``[C, H, W, E]`` that
-        it runs fastest in on a CPU (≈ 3× faster than E·C groups of batch one)."""
+        ``[E, k, k]`` → ``[C, E, H, W]`` (channels-last: pairs innermost). One depthwise
+        convolution with the C classes as its batch and the E pairs as its groups (a pair's
+        kernel is shared by its C channels), on the pairs' masks gathered straight into the
+        channels-last layout ``[C, H, W, E]`` that it runs fastest in on a CPU (≈ 3× faster
+        than E·C groups of batch one)."""
         x = gather_channels_last(masks, index).permute(0, 3, 1, 2)  # [C, E, H, W]
-        out = F.conv2d(x, kernels.to(masks.dtype).unsqueeze(1),
-                       padding=self.kernel_size // 2, groups=index.numel())
-        return out.transpose(0, 1)
+        return F.conv2d(x, kernels.to(masks.dtype).unsqueeze(1),
+                        padding=self.kernel_size // 2, groups=index.numel())
 
     def forward(self, masks: Tensor, obj_dist: Tensor, edge_index: Tensor) -> Tensor:
         E = edge_index.size(1)
@@ -101,8 +116,11 @@ class GaussianMaskAttention(nn.Module):
         if self.mode == "union":
             return torch.maximum(masks[edge_index[0]], masks[edge_index[1]])
         k_h, k_t = self.kernels(obj_dist.to(masks.dtype), edge_index)
-        return torch.sigmoid(self._blur(masks, edge_index[0], k_h)
-                             * self._blur(masks, edge_index[1], k_t))
+        # product and sigmoid where the blur leaves them (pairs innermost), then one
+        # transposition to the layout the union head's convolution reads (classes innermost)
+        u = torch.sigmoid(self._blur(masks, edge_index[0], k_h)
+                          * self._blur(masks, edge_index[1], k_t))
+        return _PairsFirstChannelsLast.apply(u)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(num_classes={self.num_classes}, "

@@ -91,7 +91,7 @@ class RoIPooler(torch.nn.Module):
         if self.num_levels == 1:
             return pool(0, rois)
         level = self.levels(boxes)
-        out = maps[0].new_zeros(boxes.size(0), maps[0].size(1), R, R)
+        out = maps[0].new_empty(boxes.size(0), maps[0].size(1), R, R)  # every row is written
         for lvl in range(self.num_levels):
             idx = (level == lvl).nonzero().view(-1)
             if idx.numel():

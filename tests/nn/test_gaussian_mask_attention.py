@@ -73,3 +73,26 @@ def test_the_pairs_masks_are_gathered_exactly_by_either_path(num_objects):
     expected = torch.zeros_like(masks).index_add_(0, index, weight.permute(3, 0, 1, 2))
     torch.testing.assert_close(masks.grad, expected)
     assert gather_channels_last(masks, index[:0]).shape == (3, 5, 5, 0)
+
+
+def test_the_kernels_gradient_equals_that_of_a_plain_convolution_per_pair():
+    """The layout-changing steps (gather, transposition and its backward) change no
+    gradient: the variance net's gradient equals that of per-pair plain convolutions."""
+    torch.manual_seed(1)
+    att = GaussianMaskAttention(num_classes=5).double()
+    masks = torch.rand(4, 3, 10, 10, dtype=torch.float64)
+    dist = torch.softmax(torch.randn(4, 5, dtype=torch.float64), -1)
+    ei = torch.tensor([[0, 1, 2, 3, 0, 3], [1, 0, 3, 2, 2, 1]])
+    weight = torch.rand(6, 3, 10, 10, dtype=torch.float64)
+    (att(masks, dist, ei) * weight).sum().backward()
+    got = att.variance_net.weight.grad.clone()
+    att.zero_grad()
+    k_h, k_t = att.kernels(dist, ei)
+    ref = torch.stack([torch.sigmoid(
+        F.conv2d(masks[ei[0, e]].unsqueeze(1), k_h[e].view(1, 1, 7, 7), padding=3)
+        * F.conv2d(masks[ei[1, e]].unsqueeze(1), k_t[e].view(1, 1, 7, 7), padding=3)
+    ).squeeze(1) for e in range(ei.size(1))])
+    (ref * weight).sum().backward()
+    torch.testing.assert_close(got, att.variance_net.weight.grad)
+    assert got.abs().sum() > 0
+    assert att(masks, dist, ei).is_contiguous(memory_format=torch.channels_last)
