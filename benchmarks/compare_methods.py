@@ -30,10 +30,20 @@ DEFAULT_COLUMNS = ("R@20", "R@50", "R@100", "mR@20", "mR@50", "mR@100", "ng-R@50
 
 
 def expand_columns(names, ks=(20, 50, 100)):
-    """``["R", "ng-R@50"]`` -> ``["R@20", "R@50", "R@100", "ng-R@50"]``."""
+    """``["R", "ng-R@50"]`` -> ``["R@20", "R@50", "R@100", "ng-R@50"]`` (a mask AP column,
+    ``mask-frozen/AP50``, stays as it is)."""
     out = []
     for name in names:
-        out.extend([name] if "@" in name else [f"{name}@{k}" for k in ks])
+        out.extend([name] if "@" in name or "/" in name else [f"{name}@{k}" for k in ks])
+    return out
+
+
+def run_metrics(result: dict) -> dict:
+    """A run's ``test_results.json`` as one flat dict of fractions: the metrics, and the
+    COCO mask AP of a segmentation-grounded run as ``mask-frozen/AP``, ``mask-refined/AP50``
+    ... (stored in percent)."""
+    out = dict(result["metrics"])
+    out.update({f"mask-{k}": v / 100 for k, v in result.get("mask_ap", {}).items()})
     return out
 
 
@@ -77,7 +87,8 @@ def main():
     p.add_argument("--max-iter", type=int, default=500)
     p.add_argument("--columns", nargs="+", default=list(DEFAULT_COLUMNS),
                    help="metric names; a name without '@' expands to @20, @50, @100, a binned one "
-                        "(fsR@50) to its bins")
+                        "(fsR@50) to its bins; mask-frozen/AP, mask-refined/AP50 ...: the COCO "
+                        "mask AP of segmentation-grounded runs")
     p.add_argument("--variant", nargs="+", action="append", default=[],
                    metavar=("NAME", "KEY VALUE"),
                    help="an extra row per (encoder, task, method) with these config "
@@ -119,7 +130,7 @@ def main():
                             if not args.keep_checkpoints:
                                 for checkpoint in out.glob("*.pth"):
                                     checkpoint.unlink()
-                        metrics = json.loads(result.read_text())["metrics"]
+                        metrics = run_metrics(json.loads(result.read_text()))
                         seconds_file = out / "seconds.txt"
                         if seconds_file.is_file():
                             seconds.append(float(seconds_file.read_text()))
