@@ -14,7 +14,7 @@ from ..paths import cache_dir, file_fingerprint
 from .config import DETECTOR_MODEL_NODES
 
 __all__ = ["detector_cache_key", "detector_config_hash", "detector_output_dir",
-           "explain_missing_detector", "write_cache_key", "KEY_FILE"]
+           "explain_missing_detector", "training_threads", "write_cache_key", "KEY_FILE"]
 
 KEY_FILE = "cache_key.json"
 _PATH_KEYS = {"ROOT", "H5_FILE", "DICTS_FILE", "IMAGE_DATA_FILE", "IMAGE_DIR",
@@ -23,6 +23,17 @@ _PATH_KEYS = {"ROOT", "H5_FILE", "DICTS_FILE", "IMAGE_DATA_FILE", "IMAGE_DIR",
 #: out of the key at "stop", so adding them kept every cached detector valid.
 _NONFINITE = "DETECTOR.SOLVER.NONFINITE"
 _MAX_SKIPPED = "DETECTOR.SOLVER.MAX_SKIPPED_STEPS"
+
+
+#: The thread count of the detectors cached before it was part of the key (the main job's).
+REFERENCE_THREADS = 2
+
+
+def training_threads(cfg) -> int:
+    """The threads the detector of ``cfg`` trains on: ``DETECTOR.NUM_THREADS``, or torch's
+    current count when that is 0."""
+    import torch
+    return int(cfg.DETECTOR.NUM_THREADS) or torch.get_num_threads()
 
 
 def _plain(node) -> Any:
@@ -63,6 +74,9 @@ def detector_cache_key(cfg) -> Dict[str, Any]:
     if d.NAME.lower() != "torchvision":
         key["DETECTOR.NAME"] = d.NAME.lower()
         key["DETECTOR.DETECTRON2.OPTS"] = [str(v) for v in d.DETECTRON2.OPTS]
+    threads = training_threads(cfg)
+    if threads != REFERENCE_THREADS:  # keys of two-thread detectors stay as they were
+        key["DETECTOR.NUM_THREADS"] = threads
     if d.INIT_WEIGHTS:
         init = Path(d.INIT_WEIGHTS).expanduser()
         key["DETECTOR.INIT_WEIGHTS"] = file_fingerprint(init) if init.is_file() else "missing"

@@ -136,8 +136,12 @@ def add_detector_config(cfg):
     d.FEATURE_DTYPE = "float16"
     # Also cache per-class mask logits [N, K, 28, 28] (large).
     d.CACHE_MASKS = False
-    # Threads for detector training (0 = torch's default).
-    d.NUM_THREADS = 0
+    # Threads for detector training. The trained weights depend on it (a CPU's float sums run
+    # in another order on another number of threads), so it is fixed by default and a count
+    # other than 2 is part of the detector's cache key: whoever trains it first (a grid
+    # worker limited to one thread, the main job on two), a cached detector is the same one.
+    # 0 = torch's current count (recorded in the key too).
+    d.NUM_THREADS = 2
     # COCO images per iteration beside the SOLVER.IMS_PER_BATCH VG images (0 = the same
     # number); unused when MODEL.MASK_ON is False.
     d.COCO_IMS_PER_BATCH = 0

@@ -7,6 +7,7 @@ batch (RPN + COCO box + mask losses, prefixed ``coco_``); all losses are summed 
 (METHODS.md §2.2). The detector trains in one process (rank 0 under torchrun; the other
 ranks wait and then load it).
 """
+import contextlib
 import json
 import logging
 import time
@@ -20,7 +21,8 @@ from ..build_lock import build_lock
 from ..detection.build import (build_detector_datasets, build_detector_model,
                                class_counts)
 from ..detection.cache_key import (detector_config_hash, detector_output_dir,
-                                   explain_missing_detector, write_cache_key)
+                                   explain_missing_detector, training_threads,
+                                   write_cache_key)
 from ..detection.joint_mask_rcnn import JointMaskRCNN
 from ..detection.training import JointDetectorLosses, detection_stream
 from ..methods.base import Method, Stage
@@ -84,6 +86,18 @@ def train_detector(model: JointMaskRCNN, vg_dataset, coco_dataset, cfg, *, outpu
             "train_time_s": time.perf_counter() - t0, "cpu_time_s": time.process_time() - c0}
 
 
+@contextlib.contextmanager
+def torch_threads(num_threads: int):
+    """torch's intra-op threads set to ``num_threads`` inside, restored after (a run that
+    trains its detector first keeps its own thread count for the rest)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train_detector_from_config(cfg, resume: bool = False, evaluate: Optional[bool] = None,
                                progress: bool = True) -> Dict:
     """Train the detector of ``cfg`` (``python train.py --task detector``).
@@ -97,13 +111,16 @@ def train_detector_from_config(cfg, resume: bool = False, evaluate: Optional[boo
         dict with ``checkpoint``, ``output_dir``, ``train_time_s``, ``iteration`` and
         ``metrics`` (``vg_test/AP50``, ``coco_val/segm/AP50``, ... in percent).
     """
-    from ..detection.evaluation import evaluate_detector
     detectron2 = cfg.DETECTOR.NAME.lower() == "detectron2"
     if detectron2:
         from ..detection.detectron2_backend import require_detectron2
         require_detectron2()
-    if cfg.DETECTOR.NUM_THREADS > 0:
-        torch.set_num_threads(cfg.DETECTOR.NUM_THREADS)
+    with torch_threads(training_threads(cfg)):  # the weights depend on it: see its key
+        return _train_detector_from_config(cfg, resume, evaluate, progress, detectron2)
+
+
+def _train_detector_from_config(cfg, resume, evaluate, progress, detectron2) -> Dict:
+    from ..detection.evaluation import evaluate_detector
     ds = build_detector_datasets(cfg)
     data = {"vg": ds["vg_train"], "coco": ds.get("coco_train")}
     c, k = class_counts(cfg, data)

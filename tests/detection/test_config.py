@@ -116,3 +116,26 @@ def test_guard_keys_at_their_defaults_leave_the_key_unchanged(small_synthvg, tmp
     cfg.DETECTOR.SOLVER.NONFINITE = "skip"
     key = detector_cache_key(cfg)
     assert key["DETECTOR.SOLVER.NONFINITE"] == "skip" and "DETECTOR.SOLVER.MAX_SKIPPED_STEPS" in key
+
+
+def test_the_training_thread_count_is_pinned_and_keyed(small_synthvg, tmp_path, monkeypatch):
+    """The weights depend on the threads a detector trains on: 2 by default whatever the
+    process runs with (the key of two-thread detectors unchanged), another count keyed, and
+    the process's own count restored after training."""
+    from pyg_sgg.detection.cache_key import detector_cache_key, training_threads
+    from pyg_sgg.engine.detector_training import torch_threads
+    monkeypatch.setenv("PYG_SGG_CACHE", str(tmp_path / "cache"))
+    cfg = get_cfg()
+    cfg.DATASETS.VG.ROOT = str(small_synthvg)
+    assert cfg.DETECTOR.NUM_THREADS == 2 and training_threads(cfg) == 2
+    key = detector_cache_key(cfg)
+    assert "DETECTOR.NUM_THREADS" not in key
+    before = torch.get_num_threads()
+    with torch_threads(1):  # a worker limited to one thread: the same detector and key
+        assert torch.get_num_threads() == 1
+        assert detector_cache_key(cfg) == key
+        cfg.DETECTOR.NUM_THREADS = 0  # "torch's count": now 1, a different detector
+        assert detector_cache_key(cfg)["DETECTOR.NUM_THREADS"] == 1
+    assert torch.get_num_threads() == before
+    cfg.DETECTOR.NUM_THREADS = 3
+    assert detector_cache_key(cfg)["DETECTOR.NUM_THREADS"] == 3
