@@ -29,13 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+from tests.golden.import_stubs import stub_module  # noqa: E402
 
 MODES = (("predcls", 12, 115), ("sgdet", 80, 400))
 CHECKED = ("R@50", "R@100", "ng-R@50", "ng-R@100", "mR@50", "mR@100")
@@ -53,11 +53,8 @@ _SGB_FILES = (
 
 
 def _package(name, **attrs):
-    module = types.ModuleType(name)
-    module.__path__ = []
-    module.__dict__.update(attrs)
-    sys.modules[name] = module
-    return module
+    """A stand-in package ``name`` (its ``__init__`` not run), registered in ``sys.modules``."""
+    return stub_module(name, __path__=[], **attrs)
 
 
 def load_sgb_evaluator(sgb_root: Path):

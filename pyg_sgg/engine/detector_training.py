@@ -111,16 +111,16 @@ def train_detector_from_config(cfg, resume: bool = False, evaluate: Optional[boo
         dict with ``checkpoint``, ``output_dir``, ``train_time_s``, ``iteration`` and
         ``metrics`` (``vg_test/AP50``, ``coco_val/segm/AP50``, ... in percent).
     """
-    detectron2 = cfg.DETECTOR.NAME.lower() == "detectron2"
-    if detectron2:
+    if cfg.DETECTOR.NAME.lower() == "detectron2":  # one line before any work if missing
         from ..detection.detectron2_backend import require_detectron2
         require_detectron2()
     with torch_threads(training_threads(cfg)):  # the weights depend on it: see its key
-        return _train_detector_from_config(cfg, resume, evaluate, progress, detectron2)
+        return _train_detector_from_config(cfg, resume, evaluate, progress)
 
 
-def _train_detector_from_config(cfg, resume, evaluate, progress, detectron2) -> Dict:
+def _train_detector_from_config(cfg, resume, evaluate, progress) -> Dict:
     from ..detection.evaluation import evaluate_detector
+    detectron2 = cfg.DETECTOR.NAME.lower() == "detectron2"
     ds = build_detector_datasets(cfg)
     data = {"vg": ds["vg_train"], "coco": ds.get("coco_train")}
     c, k = class_counts(cfg, data)
